@@ -1,0 +1,94 @@
+"""The utterance table every corpus loads into, and its checks.
+
+One row per utterance, columns `COLUMNS`:
+
+| column        | meaning |
+|---------------|---------|
+| utterance_id  | unique id (IEMOCAP's, e.g. `Ses01F_impro01_F000`) |
+| path          | absolute path of the audio file |
+| label         | one of `EMOTIONS`: happy, angry, neutral, sad |
+| speaker       | speaker id, e.g. `Ses01F` (session + gender for IEMOCAP) |
+| session       | session number or name (`1`..`5` for IEMOCAP) |
+| gender        | `F`, `M` or empty when unknown |
+| split         | `train`, `val` or `test` |
+| duration_s    | audio duration in seconds (from the file header) |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+
+from .. import EMOTIONS
+
+COLUMNS = ("utterance_id", "path", "label", "speaker", "session", "gender", "split", "duration_s")
+SPLITS = ("train", "val", "test")
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be used as it is; the message says what, where, and what to do."""
+
+
+def _rows(df: pd.DataFrame, mask, columns=("utterance_id", "path", "label", "speaker", "split"), first=5) -> str:
+    shown = df.loc[mask, [c for c in columns if c in df.columns]].head(first)
+    return shown.to_string(index=False)
+
+
+def audio_duration(path) -> float:
+    """Duration in seconds from the file header (no decoding); NaN when unreadable."""
+    try:
+        info = sf.info(str(path))
+    except Exception:  # reported by validate_table / load_audio with the reason
+        return float("nan")
+    return info.frames / info.samplerate if info.samplerate else float("nan")
+
+
+def validate_table(df: pd.DataFrame, *, check_files: bool = True, name: str = "corpus") -> pd.DataFrame:
+    """Check an utterance table and return it with columns in order and a fresh index.
+
+    Raises CorpusError naming the count and the first offending rows for: missing
+    columns, labels outside EMOTIONS, splits outside SPLITS, duplicate ids, missing
+    files (with check_files) and speakers that appear in more than one split.
+    """
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise CorpusError(f"{name}: the utterance table lacks columns {missing}; it needs {list(COLUMNS)}")
+    df = df.loc[:, list(COLUMNS)].reset_index(drop=True)
+
+    bad = ~df["label"].isin(EMOTIONS)
+    if bad.any():
+        raise CorpusError(f"{name}: {bad.sum()} rows have a label outside {EMOTIONS}:\n{_rows(df, bad)}")
+    bad = ~df["split"].isin(SPLITS)
+    if bad.any():
+        raise CorpusError(f"{name}: {bad.sum()} rows have a split outside {SPLITS}:\n{_rows(df, bad)}")
+    bad = df["utterance_id"].duplicated(keep=False)
+    if bad.any():
+        raise CorpusError(f"{name}: {df.loc[bad, 'utterance_id'].nunique()} utterance ids are not unique "
+                          f"({bad.sum()} rows):\n{_rows(df, bad)}")
+    if check_files:
+        bad = ~df["path"].map(lambda p: Path(p).is_file())
+        if bad.any():
+            raise CorpusError(f"{name}: {bad.sum()} audio files do not exist:\n{_rows(df, bad)}\n"
+                              "Check the corpus root, or remove those rows.")
+    splits_per_speaker = df.groupby("speaker")["split"].nunique()
+    shared = splits_per_speaker[splits_per_speaker > 1].index
+    if len(shared):
+        bad = df["speaker"].isin(shared)
+        detail = df.loc[bad].groupby("speaker")["split"].unique().map(sorted).head(5).to_string()
+        raise CorpusError(f"{name}: {len(shared)} speakers appear in more than one split, which leaks "
+                          f"speakers into evaluation:\n{detail}\nfirst rows:\n{_rows(df, bad)}")
+    return df
+
+
+def label_index(labels) -> "pd.Series":
+    """Labels -> integer indices into EMOTIONS (0 happy, 1 angry, 2 neutral, 3 sad)."""
+    return pd.Series(labels).map({e: i for i, e in enumerate(EMOTIONS)}).astype("int64")
+
+
+def counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Utterances per split and class, with totals: the paper's Table 1 for this corpus."""
+    table = pd.crosstab(df["split"], df["label"], margins=True, margins_name="total")
+    order = [s for s in SPLITS if s in table.index] + ["total"]
+    return table.reindex(index=order, columns=[e for e in EMOTIONS if e in table.columns] + ["total"], fill_value=0)
