@@ -1,0 +1,180 @@
+"""Evaluation of utterance vectors (paper §4): SVM on the 256-D vectors, UA and WA, t-SNE.
+
+The paper feeds the encoder's 256-D vectors to a scikit-learn SVM and reports the
+unweighted accuracy (UA) on Session 5 (Table 3); Fig. 3 is a t-SNE of the training
+vectors and Fig. 4 the test confusion matrix. Everything here works on numpy arrays:
+`vectors` (n, d) floats, `labels` (n,) ints indexing `pdtlib.EMOTIONS`, and `splits`
+(n,) strings "train" (Sessions 1-3), "val" (Session 4) or "test" (Session 5).
+
+Choices the paper leaves open, made here:
+- SVM hyper-parameters (kernel, C, gamma) are chosen on Session 4 only, by UA
+  (`scoring="balanced_accuracy"`); test rows never reach `fit_svm`.
+- After selection the SVM is refit on Sessions 1-4 by default (`refit_on=("train", "val")`),
+  as `GridSearchCV(refit=True)` would do when fit on train + val; `refit_on=("train",)`
+  refits on Sessions 1-3 only, the model the validation UA was measured on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.manifold import TSNE
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from . import EMOTIONS
+
+UA_DEFINITION = ("UA (unweighted accuracy) = mean over the classes of the per-class recall "
+                 "(correct predictions of a class / utterances of that class); chance = 25% "
+                 "for 4 classes whatever the class balance. sklearn.metrics.balanced_accuracy_score.")
+WA_DEFINITION = ("WA (weighted accuracy) = correct predictions / all utterances, i.e. per-class "
+                 "recall weighted by class frequency. sklearn.metrics.accuracy_score.")
+
+# Table 3 of the paper: UA (%) on Session 5. The one place these numbers live.
+PAPER_TABLE3 = [
+    {"exp": 1, "method": "traditional", "duration": 4.0, "paper_ua": 51.09},
+    {"exp": 2, "method": "traditional", "duration": 5.0, "paper_ua": 54.71},
+    {"exp": 3, "method": "traditional", "duration": 6.0, "paper_ua": 53.26},
+    {"exp": 4, "method": "traditional", "duration": 7.0, "paper_ua": 55.36},
+    {"exp": 5, "method": "PDT + SVM", "duration": 4.0, "paper_ua": 56.33},
+]
+
+# 4 linear + 12 rbf settings = 16 fits on the validation fold plus one refit: a few
+# seconds on ~1000 standardised 256-D vectors on one core. C spans 4 decades; the rbf
+# gammas bracket "scale" (= 1 / (n_features * var) = 1/256 after scaling) by a decade.
+DEFAULT_PARAM_GRID = [
+    {"svc__kernel": ["linear"], "svc__C": [0.001, 0.01, 0.1, 1.0]},
+    {"svc__kernel": ["rbf"], "svc__C": [0.1, 1.0, 10.0, 100.0], "svc__gamma": ["scale", 1e-3, 1e-2]},
+]
+
+
+def unweighted_accuracy(y_true, y_pred) -> float:
+    """UA: mean per-class recall over the classes present in `y_true` (see UA_DEFINITION).
+
+    Published SER repositories have swapped UA and WA, or computed UA from precision;
+    the paper's UA is the class-balanced recall, i.e. balanced_accuracy_score(adjusted=False).
+    """
+    return float(balanced_accuracy_score(y_true, y_pred, adjusted=False))
+
+
+def weighted_accuracy(y_true, y_pred) -> float:
+    """WA: plain accuracy (see WA_DEFINITION); not to be confused with UA, see `unweighted_accuracy`."""
+    return float(accuracy_score(y_true, y_pred))
+
+
+@dataclass
+class SVMResult:
+    pipeline: Pipeline  # StandardScaler + SVC with best_params, refit on the `refit_on` splits
+    best_params: dict
+    val_ua: float  # UA on Session 4 of the best setting, fit on train only
+    cv_results: pd.DataFrame  # GridSearchCV.cv_results_, one row per setting
+    refit_on: tuple[str, ...]
+
+
+def svm_pipeline(seed: int = 0) -> Pipeline:
+    """Scaler inside the pipeline so it is fit on the SVM's training rows only.
+
+    class_weight="balanced" suits the UA target. No probability=True (its internal CV
+    makes predict_proba disagree with predict): scores come from decision_function.
+    `random_state` only matters for probability estimates; kept for completeness.
+    """
+    return Pipeline([("scaler", StandardScaler()),
+                     ("svc", SVC(class_weight="balanced", random_state=seed))])
+
+
+def fit_svm(vectors, labels, splits, *, param_grid=None, refit_on=("train", "val"), seed=0,
+            n_jobs=1) -> SVMResult:
+    """Choose kernel/C/gamma on the "val" rows by UA, then refit on the `refit_on` rows.
+
+    Only "train" and "val" rows are used; "test" rows (and any other) are dropped before
+    anything is fit. `n_jobs=1` by default: the project's machines are small and shared.
+    """
+    refit_on = tuple(refit_on)
+    if not refit_on or not set(refit_on) <= {"train", "val"}:
+        raise ValueError(f"refit_on must be a non-empty subset of ('train', 'val'), got {refit_on}")
+    vectors, labels, splits = np.asarray(vectors), np.asarray(labels), np.asarray(splits).astype(str)
+    used = np.isin(splits, ("train", "val"))
+    x, y, s = vectors[used], labels[used], splits[used]
+    if not (s == "train").any() or not (s == "val").any():
+        raise ValueError("fit_svm needs both 'train' and 'val' rows")
+
+    # -1: always in the training part; 0: the single validation fold.
+    cv = PredefinedSplit(np.where(s == "val", 0, -1))
+    search = GridSearchCV(svm_pipeline(seed), param_grid or DEFAULT_PARAM_GRID,
+                          scoring="balanced_accuracy", cv=cv, refit=False, n_jobs=n_jobs)
+    search.fit(x, y)
+    # Refit by hand so both choices share one code path; for ("train", "val") this is
+    # exactly what refit=True does after fitting on train + val.
+    rows = np.isin(s, refit_on)
+    pipeline = clone(search.estimator).set_params(**search.best_params_).fit(x[rows], y[rows])
+    return SVMResult(pipeline=pipeline, best_params=dict(search.best_params_),
+                     val_ua=float(search.best_score_), cv_results=pd.DataFrame(search.cv_results_),
+                     refit_on=refit_on)
+
+
+def recall_from_confusion(counts) -> np.ndarray:
+    """Per-class recall (diagonal of the row-normalised matrix); NaN for a class with no rows."""
+    counts = np.asarray(counts, dtype=float)
+    support = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(counts) / support, np.nan)
+
+
+def row_normalize(counts) -> np.ndarray:
+    """Each row divided by its sum (rows: true class); all-zero rows stay zero."""
+    counts = np.asarray(counts, dtype=float)
+    support = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, support, out=np.zeros_like(counts), where=support > 0)
+
+
+def evaluate_predictions(y_true, y_pred) -> dict:
+    """UA, WA, per-class recall and the 4x4 confusion (rows true, columns predicted, EMOTIONS order)."""
+    counts = confusion_matrix(y_true, y_pred, labels=range(len(EMOTIONS)))
+    recall = recall_from_confusion(counts)
+    return {
+        "ua": unweighted_accuracy(y_true, y_pred),
+        "wa": weighted_accuracy(y_true, y_pred),
+        "recall": dict(zip(EMOTIONS, recall.tolist())),
+        "confusion": counts,
+        "confusion_normalized": row_normalize(counts),
+        "n": int(counts.sum()),
+    }
+
+
+def classification_summary(y_true, y_pred) -> pd.DataFrame:
+    """One row per emotion: support, number predicted, recall, precision (NaN where undefined)."""
+    counts = confusion_matrix(y_true, y_pred, labels=range(len(EMOTIONS)))
+    predicted = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, np.diag(counts) / predicted, np.nan)
+    return pd.DataFrame({"support": counts.sum(axis=1), "predicted": predicted,
+                         "recall": recall_from_confusion(counts), "precision": precision},
+                        index=pd.Index(EMOTIONS, name="emotion"))
+
+
+def compare_with_paper(table_df: pd.DataFrame) -> pd.DataFrame:
+    """PAPER_TABLE3 with this run's UA (%) beside it: `table_df` needs columns exp and ua (percent)."""
+    run = table_df[["exp", "ua"]]
+    if run["ua"].notna().any() and run["ua"].max() <= 1.0:
+        raise ValueError("ua must be in percent like the paper's Table 3 (got values <= 1)")
+    out = pd.DataFrame(PAPER_TABLE3).merge(run, on="exp", how="left")
+    out["diff"] = out["ua"] - out["paper_ua"]
+    return out
+
+
+def tsne(vectors, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """2-D t-SNE (Fig. 3), deterministic for a given seed (init="pca", fixed random_state).
+
+    sklearn requires perplexity < n_samples; it is clipped to (n - 1) / 3 so that smoke
+    runs on ~20 vectors work (each point then still has ~3 * perplexity neighbours).
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    perplexity = float(min(perplexity, max(1.0, (len(vectors) - 1) / 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca",
+                random_state=seed).fit_transform(vectors)

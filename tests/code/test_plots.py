@@ -1,0 +1,93 @@
+import os
+
+os.environ["MPLBACKEND"] = "Agg"  # before anything imports matplotlib
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from pdtlib import paths, plots  # noqa: E402
+from pdtlib.evaluate import evaluate_predictions  # noqa: E402
+
+
+def saved(fig, name):
+    png, svg = plots.save_figure(fig, paths.reports_dir() / "figs" / name)
+    assert png.suffix == ".png" and svg.suffix == ".svg"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+    assert b"<svg" in svg.read_bytes()[:2000]
+    assert not [p for p in png.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+    return png, svg
+
+
+def texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_save_figure_strips_suffix_and_replaces():
+    fig = plots.plot_duration_histogram([1.0, 2.0, 3.0])
+    png, svg = saved(fig, "hist.png")
+    assert png.name == "hist.png" and svg.name == "hist.svg"
+    saved(fig, "hist")  # overwriting works
+    assert sorted(p.name for p in png.parent.iterdir()) == ["hist.png", "hist.svg"]
+
+
+def test_training_curves_full_and_partial_logs():
+    log = pd.DataFrame({"pairs_seen": [0, 1000, 2000, 3000],
+                        "train_loss": [1.0, 0.8, 0.6, 0.5],
+                        "val_loss": [np.nan, 0.9, np.nan, 0.7],
+                        "val_pair_acc": [np.nan, 0.6, np.nan, 0.55]})
+    fig = plots.plot_training_curves(log)
+    assert len(fig.axes) == 2
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "selected (pairs_seen 1000)" in legend  # best val_pair_acc
+    saved(fig, "curves")
+    only_loss = plots.plot_training_curves(pd.DataFrame({"step": [1, 2], "train_loss": [1.0, 0.5]}))
+    assert len(only_loss.axes) == 1
+    saved(only_loss, "curves_loss_only")
+    empty = plots.plot_training_curves(pd.DataFrame({"foo": [1]}))
+    assert "no loss" in texts(empty)[0]
+
+
+def test_tsne_legend_is_the_papers():
+    rng = np.random.default_rng(0)
+    fig = plots.plot_tsne(rng.standard_normal((40, 2)), np.arange(40) % 4)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["0 happy", "1 angry", "2 neutral", "3 sad"]
+    saved(fig, "fig3_tsne")
+
+
+def test_confusion_annotations_and_title():
+    out = evaluate_predictions([0, 0, 0, 1, 2, 3, 3], [0, 1, 0, 1, 2, 3, 2])
+    fig = plots.plot_confusion(out["confusion"])
+    annotations = texts(fig)
+    assert len(annotations) == 16
+    assert annotations[0] == "66.7%\n(2)" and annotations[1] == "33.3%\n(1)"
+    assert f"UA {100 * out['ua']:.2f}%" in fig.axes[0].get_title()
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["happy", "angry", "neutral", "sad"]
+    saved(fig, "fig4_confusion")
+
+
+def test_duration_histogram_crop_lines():
+    fig = plots.plot_duration_histogram(np.linspace(0.5, 10.5, 101))
+    lines = [ln.get_xdata()[0] for ln in fig.axes[0].get_lines()]
+    assert lines == [4.0, 5.0, 6.0, 7.0]
+    saved(fig, "durations")
+
+
+def test_spectrogram_axes_in_hz_and_seconds():
+    specs = np.random.default_rng(0).standard_normal((3, 257, 400))
+    fig = plots.plot_spectrograms(specs, ["a", "b", "c"])
+    image = fig.axes[0].images[0]
+    assert image.get_extent() == pytest.approx([0, 4.0, 0, 8000])
+    saved(fig, "spectrograms")
+    single = plots.plot_spectrograms(specs[0])
+    assert len(single.axes[0].images) == 1
+
+
+def test_table3_bars():
+    fig = plots.plot_table3(pd.DataFrame({"exp": [1, 2, 3, 4, 5], "ua": [50, 52, 53, 54, 55.5]}))
+    ax = fig.axes[0]
+    assert len(ax.patches) == 10
+    assert any(ln.get_ydata()[0] == 25 for ln in ax.get_lines())
+    assert "56.3" in texts(fig)
+    saved(fig, "table3")
