@@ -1,5 +1,31 @@
-"""Corpora: every loader returns the utterance table of `table.py`."""
+"""Corpora: every loader returns the utterance table of `table.py`.
 
+`load_corpus(kind, **kwargs)` picks a loader by name, so a notebook parameter can name
+the corpus: "iemocap" (load_iemocap(root, split=...)) or "manifest" (load_manifest(csv_path)).
+"""
+
+from __future__ import annotations
+
+from .iemocap import load_iemocap
+from .manifest import load_manifest
 from .table import COLUMNS, SPLITS, CorpusError, counts, label_index, validate_table
 
-__all__ = ["COLUMNS", "SPLITS", "CorpusError", "counts", "label_index", "validate_table"]
+# Extension point: a new corpus kind is one more entry here, a function returning a table
+# checked by validate_table (e.g. "synthetic": the generated corpus read through load_iemocap).
+LOADERS = {
+    "iemocap": load_iemocap,
+    "manifest": load_manifest,
+}
+
+
+def load_corpus(kind: str, **kwargs):
+    """The utterance table of corpus `kind` (a key of LOADERS); `kwargs` go to its loader."""
+    try:
+        loader = LOADERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown corpus kind {kind!r}; choose one of {sorted(LOADERS)}") from None
+    return loader(**kwargs)
+
+
+__all__ = ["COLUMNS", "SPLITS", "CorpusError", "LOADERS", "counts", "label_index", "load_corpus",
+           "load_iemocap", "load_manifest", "validate_table"]

@@ -1,0 +1,131 @@
+"""Any corpus from a CSV manifest -> the utterance table (RAVDESS, CREMA-D, your own recordings).
+
+One row per audio file. Required columns `path,label,speaker,split`; optional
+`session,gender,utterance_id`. For example::
+
+    path,label,speaker,split,gender
+    actor01/03-01-05-01-01-01-01.wav,angry,actor01,train,M
+    actor01/03-01-03-01-01-01-01.wav,happy,actor01,train,M
+    actor02/03-01-01-01-01-01-02.wav,neutral,actor02,val,F
+    /data/mine/take7.flac,sad,me,test,
+
+- path: relative paths resolve against the CSV's folder (not the working directory).
+  Any format soundfile reads; audio is resampled to 16 kHz mono when features are made.
+- label: one of the paper's four classes (case-insensitive), or an alias in LABEL_ALIASES
+  (ang/anger -> angry, hap/happiness/exc/excited -> happy, neu -> neutral, sadness -> sad).
+  Rows with any other label (fear, disgust, ...) are dropped and counted per label on
+  stdout; with strict=True they are an error instead.
+- split: train, val or test; also training, validation/dev, eval. Speakers must not
+  appear in two splits (a speaker-independent protocol, as the paper's, §3).
+- utterance_id: defaults to the file name without extension, which must then be unique.
+- gender: F/M (female/male, w/woman, man also read); empty when unknown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import EMOTIONS
+from .table import CorpusError, audio_duration, validate_table
+
+REQUIRED = ("path", "label", "speaker", "split")
+OPTIONAL = ("session", "gender", "utterance_id")
+EXAMPLE_HEADER = "path,label,speaker,split[,session,gender,utterance_id]"
+
+LABEL_ALIASES = {
+    **{e: e for e in EMOTIONS},
+    "ang": "angry", "anger": "angry",
+    "hap": "happy", "happiness": "happy", "exc": "happy", "excited": "happy",
+    "neu": "neutral",
+    "sadness": "sad",
+}
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "validation": "val", "dev": "val",
+                 "valid": "val", "test": "test", "eval": "test"}
+GENDER_ALIASES = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
+
+
+def load_manifest(csv_path, strict: bool = False) -> pd.DataFrame:
+    """The utterance table (pdtlib.corpora.table.COLUMNS) of the corpus listed in `csv_path`.
+
+    strict: raise a CorpusError on rows whose label is not one of the four classes (or an
+            alias) instead of dropping them with a printed count per label.
+    See the module docstring for the columns, aliases and an example.
+    """
+    csv_path = Path(csv_path).expanduser().resolve()
+    if not csv_path.is_file():
+        raise CorpusError(f"manifest {csv_path} does not exist; expected a CSV with header {EXAMPLE_HEADER}")
+    # Everything as text: speaker "007" stays "007", and "NA" is a name, not a missing value.
+    raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    absent = [c for c in REQUIRED if c not in raw.columns]
+    if absent:
+        raise CorpusError(f"manifest {csv_path} lacks the columns {absent} (it has {list(raw.columns)}). "
+                          f"Example header:\n  {EXAMPLE_HEADER}")
+    raw = raw.apply(lambda col: col.str.strip())
+
+    df = _keep_known_labels(raw, csv_path, strict)
+    df["split"] = _normalise_splits(df, csv_path)
+    df["path"] = df["path"].map(lambda p: _resolve(p, csv_path.parent))
+    df["utterance_id"] = _utterance_ids(df, csv_path)
+    df["gender"] = df.get("gender", pd.Series("", index=df.index)).map(
+        lambda g: GENDER_ALIASES.get(g.lower(), g))
+    df["session"] = _sessions(df.get("session", pd.Series("", index=df.index)))
+    df["duration_s"] = df["path"].map(audio_duration)
+    return validate_table(df, name=f"manifest {csv_path}")
+
+
+def _keep_known_labels(raw: pd.DataFrame, csv_path: Path, strict: bool) -> pd.DataFrame:
+    labels = raw["label"].str.lower().map(LABEL_ALIASES)
+    unknown = labels.isna()
+    if unknown.any():
+        per_label = raw.loc[unknown, "label"].replace("", "<empty>").value_counts()
+        detail = ", ".join(f"{label}: {n}" for label, n in per_label.items())
+        if strict:
+            raise CorpusError(f"manifest {csv_path}: {unknown.sum()} rows have labels outside the four classes "
+                              f"({detail}); use {sorted(LABEL_ALIASES)} or remove those rows.")
+        print(f"manifest {csv_path.name}: dropped {unknown.sum()} of {len(raw)} rows with other labels ({detail})")
+    df = raw.loc[~unknown].copy()
+    df["label"] = labels[~unknown]
+    if df.empty:
+        raise CorpusError(f"manifest {csv_path}: no rows left with a label among {EMOTIONS} or their aliases")
+    return df.reset_index(drop=True)
+
+
+def _normalise_splits(df: pd.DataFrame, csv_path: Path) -> pd.Series:
+    splits = df["split"].str.lower().map(SPLIT_ALIASES)
+    bad = splits.isna()
+    if bad.any():
+        values = sorted(df.loc[bad, "split"].unique())
+        raise CorpusError(f"manifest {csv_path}: {bad.sum()} rows have an unknown split {values[:5]}; "
+                          f"use train, val or test (or {sorted(SPLIT_ALIASES)}). First rows:\n"
+                          f"{df.loc[bad, list(REQUIRED)].head(5).to_string(index=False)}")
+    return splits
+
+
+def _resolve(path: str, base: Path) -> str:
+    p = Path(path).expanduser()
+    return str((p if p.is_absolute() else base / p).resolve())
+
+
+def _utterance_ids(df: pd.DataFrame, csv_path: Path) -> pd.Series:
+    stems = df["path"].map(lambda p: Path(p).stem)
+    if "utterance_id" not in df.columns:
+        ids = stems
+    else:  # empty cells fall back to the file stem
+        ids = df["utterance_id"].where(df["utterance_id"] != "", stems)
+    dup = ids.duplicated(keep=False)
+    if dup.any() and "utterance_id" not in df.columns:
+        raise CorpusError(f"manifest {csv_path}: {ids[dup].nunique()} file names are shared by several rows "
+                          f"({dup.sum()} rows), so they cannot serve as utterance ids, e.g.\n"
+                          f"{df.loc[dup, 'path'].head(5).to_string(index=False)}\n"
+                          "Add an utterance_id column with a unique id per row.")
+    return ids  # duplicates among given ids are reported by validate_table
+
+
+def _sessions(column: pd.Series) -> pd.Series:
+    # Integer sessions (as IEMOCAP's) stay integers; names stay names.
+    if len(column) and column.str.fullmatch(r"\d+").all():
+        return column.astype("int64")
+    return column
