@@ -1,0 +1,235 @@
+"""Training: real learning on a tiny synthetic set in seconds, exact resume, determinism, errors.
+
+The features are class-dependent synthetic spectrograms (a class-specific band of 30 bins
+raised over noise), 1 s long (T = 100) so that a tiny encoder trains in about a second.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pdtlib import EMOTIONS
+from pdtlib.cache import FeatureSet
+from pdtlib.features import FeatureConfig
+from pdtlib.models import DiscriminatorConfig, EncoderConfig
+from pdtlib.sweep import sweep_pdt
+from pdtlib.train import (ClassifierConfig, PDTConfig, embed, load_checkpoint, predict, train_classifier,
+                          train_pdt)
+
+TINY = EncoderConfig(channels=(4, 8, 8, 8, 8), embedding_dim=32)
+TINY_DISC = DiscriminatorConfig(embedding_dim=32, hidden=32)
+
+
+def synthetic_features(sizes=(64, 32, 32), frames=100, shift=1.0, seed=0, splits=("train", "val", "test")):
+    rng = np.random.default_rng(seed)
+    rows, spectrograms = [], []
+    for split, n in zip(splits, sizes):
+        for i in range(n):
+            c = i % 4
+            x = rng.normal(-5.0, 2.0, (257, frames)).astype(np.float32)
+            x[20 + 50 * c: 50 + 50 * c] += shift
+            spectrograms.append(x)
+            rows.append({"utterance_id": f"{split}_{i:03d}", "path": f"/nowhere/{split}_{i:03d}.wav",
+                         "label": EMOTIONS[c], "speaker": f"{split}-{i % 2}", "session": split, "gender": "F",
+                         "split": split, "duration_s": frames / 100})
+    return FeatureSet(np.stack(spectrograms).astype(np.float16), pd.DataFrame(rows),
+                      FeatureConfig(duration=frames / 100))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # The tiny models run hundreds of small ops per step; on a shared 2-core machine two
+    # threads spend more time waiting for each other at every op than computing.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def features():
+    return synthetic_features()
+
+
+def pdt_config(**kw):
+    base = dict(encoder=TINY, discriminator=TINY_DISC, mode="in-batch", lr=3e-3, batch_size=16,
+                pairs_per_epoch=40 * 120, evals_per_epoch=4, eval_pairs=2000, duration=1.0)
+    return PDTConfig(**{**base, **kw})
+
+
+def classifier_config(**kw):
+    return ClassifierConfig(**{**dict(encoder=TINY, lr=3e-3, batch_size=16, epochs=6, duration=1.0), **kw})
+
+
+def final_state(run_dir) -> dict:
+    ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+    return {"model": ckpt["model"], "optimizer": ckpt["optimizer"]["state"], "step": ckpt["step"]}
+
+
+def assert_same_state(a: dict, b: dict):
+    assert a["step"] == b["step"]
+    assert a["model"].keys() == b["model"].keys()
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for p in a["optimizer"]:
+        for key, value in a["optimizer"][p].items():
+            assert torch.equal(value, b["optimizer"][p][key]), (p, key)
+
+
+@pytest.mark.parametrize("mode, pairs", [("in-batch", 40 * 120), ("sampled", 80 * 16)])
+def test_pdt_learns(features, tmp_path, mode, pairs):
+    result = train_pdt(features, pdt_config(mode=mode, pairs_per_epoch=pairs), tmp_path)
+    log = result.log
+    assert list(log["pairs_seen"]) == [0, pairs // 4, pairs // 2, 3 * pairs // 4, pairs]
+    assert log["train_loss"].iloc[-1] < 0.5 * log["train_loss"].iloc[1]
+    assert log["val_acc"].iloc[0] < 0.75  # untrained: about the 2/3 of always answering "different"
+    assert log["val_acc"].max() > 0.9 and log["val_pair_acc"].max() > 0.9
+    assert result.completed and result.best["value"] == log["val_pair_acc"].max()
+    assert (tmp_path / "log.csv").exists() and (tmp_path / "best.pt").exists() and (tmp_path / "train.json").exists()
+    assert "evaluation pairs" in result.notes[0]
+    vectors = embed(result.encoder, features, features.indices("test"))
+    assert vectors.shape == (32, 32) and not result.model.training  # returned in eval mode
+
+
+def test_checkpoints_load_with_weights_only(features, tmp_path):
+    train_pdt(features, pdt_config(pairs_per_epoch=8 * 120, evals_per_epoch=1), tmp_path)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizer", "step", "rng", "sampler", "config", "running", "best"} <= set(ckpt)
+    assert ckpt["step"] == 8 and ckpt["sampler"]["position"] == 8 and ckpt["config"]["mode"] == "in-batch"
+    assert PDTConfig(**ckpt["config"]) == pdt_config(pairs_per_epoch=8 * 120, evals_per_epoch=1)
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["best"]["metric"] == "val_pair_acc"
+
+
+@pytest.mark.parametrize("mode", ["in-batch", "sampled"])
+def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
+    config = pdt_config(mode=mode, pairs_per_epoch=12 * 120 if mode == "in-batch" else 12 * 16, evals_per_epoch=3)
+    train_pdt(features, config, tmp_path / "whole")
+    whole = final_state(tmp_path / "whole")
+    assert whole["step"] == 12
+
+    # stopped on purpose between log points (log points at steps 4, 8, 12), then resumed
+    stopped = train_pdt(features, config, tmp_path / "stopped", stop_after=6)
+    assert not stopped.completed and stopped.steps == 6
+    resumed = train_pdt(features, config, tmp_path / "stopped", resume=True)
+    assert resumed.completed and "resumed at step 6" in resumed.notes[-1]
+    assert_same_state(whole, final_state(tmp_path / "stopped"))
+    pd.testing.assert_frame_equal(resumed.log.drop(columns=["elapsed_s"]),
+                                  train_pdt(features, config, tmp_path / "whole", resume=True).log.drop(
+                                      columns=["elapsed_s"]), check_exact=False, rtol=1e-5)
+
+    # a crash at step 7: the run resumes from its last checkpoint (step 4)
+    def crash(step, metrics):
+        if step == 7:
+            raise RuntimeError("injected failure")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        train_pdt(features, config, tmp_path / "crashed", callback=crash)
+    assert load_checkpoint(tmp_path / "crashed" / "checkpoint.pt")["step"] == 4
+    train_pdt(features, config, tmp_path / "crashed", resume=True)
+    assert_same_state(whole, final_state(tmp_path / "crashed"))
+
+
+def test_same_seed_same_weights_other_seed_other_weights(features, tmp_path):
+    config = pdt_config(pairs_per_epoch=5 * 120, evals_per_epoch=1)
+    train_pdt(features, config, tmp_path / "a")
+    train_pdt(features, config, tmp_path / "b")
+    assert_same_state(final_state(tmp_path / "a"), final_state(tmp_path / "b"))
+    train_pdt(features, pdt_config(pairs_per_epoch=5 * 120, evals_per_epoch=1, seed=1), tmp_path / "c")
+    assert not torch.equal(final_state(tmp_path / "a")["model"]["encoder.fc.weight"],
+                           final_state(tmp_path / "c")["model"]["encoder.fc.weight"])
+
+
+def test_resume_refuses_another_configuration(features, tmp_path):
+    train_pdt(features, pdt_config(pairs_per_epoch=2 * 120), tmp_path, stop_after=1)
+    with pytest.raises(ValueError, match="lr: checkpoint 0.003, now 0.001"):
+        train_pdt(features, pdt_config(pairs_per_epoch=2 * 120, lr=1e-3), tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: pdt_config(lam=1.2), r"lam .*1\.2.*\[0, 1\]"),
+    (lambda: pdt_config(lam=-0.5), r"lam .*\[0, 1\]"),
+    (lambda: pdt_config(margin=1.0), r"margin .*\[0, 1\)"),
+    (lambda: pdt_config(margin=-0.1), r"margin"),
+    (lambda: pdt_config(batch_size=1), r"batch_size = 1 .*>= 2"),
+    (lambda: pdt_config(mode="triplet"), r"mode"),
+    (lambda: classifier_config(batch_size=1), r"batch_size = 1 .*>= 2"),
+    (lambda: classifier_config(train_splits=("train", "test")), r"train_splits"),
+])
+def test_bad_settings_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_a_duration_the_cache_does_not_hold_raises(features, tmp_path):
+    with pytest.raises(ValueError, match=r"PDTConfig.duration = 4.0 .*holds 1 s features"):
+        train_pdt(features, pdt_config(duration=4.0), tmp_path)
+    with pytest.raises(ValueError, match=r"ClassifierConfig.duration = 7.0 .*holds 1 s features"):
+        train_classifier(features, classifier_config(duration=7.0), tmp_path)
+
+
+def test_an_empty_split_raises(tmp_path):
+    no_val = synthetic_features(sizes=(32, 16), splits=("train", "test"))
+    with pytest.raises(ValueError, match=r"'val' split is empty"):
+        train_pdt(no_val, pdt_config(), tmp_path)
+    only_test = synthetic_features(sizes=(16,), splits=("test",))
+    with pytest.raises(ValueError, match=r"'train\+val' split is empty"):
+        train_classifier(only_test, classifier_config(), tmp_path)
+
+
+def test_classifier_learns_and_resumes_exactly(features, tmp_path):
+    config = classifier_config()
+    result = train_classifier(features, config, tmp_path / "whole")
+    log = result.log
+    assert list(log["epoch"]) == [1, 2, 3, 4, 5, 6] and log["utterances_seen"].iloc[-1] == 6 * 96  # train + val
+    assert log["train_loss"].iloc[-1] < 0.3 * log["train_loss"].iloc[0]
+    test = features.indices("test")
+    assert (predict(result.model, features, test) == features.labels[test]).mean() > 0.7  # chance 0.25
+
+    train_classifier(features, config, tmp_path / "resumed", stop_after=8)
+    train_classifier(features, config, tmp_path / "resumed", resume=True)
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "resumed"))
+
+
+def test_embed_is_batch_independent_and_leaves_train_mode(features, tmp_path):
+    result = train_pdt(features, pdt_config(pairs_per_epoch=4 * 120, evals_per_epoch=1), tmp_path)
+    encoder = result.encoder.train()
+    rows = features.indices("val")
+    big = embed(encoder, features, rows, batch_size=32)
+    small = embed(encoder, features.features, rows, batch_size=3)
+    np.testing.assert_allclose(big, small, atol=1e-5, rtol=1e-4)
+    assert encoder.training
+
+
+def test_sweep_selects_on_validation(features, tmp_path):
+    base = pdt_config(pairs_per_epoch=6 * 120, evals_per_epoch=2)
+    table, best = sweep_pdt(features, base, tmp_path, margins=(0.0, 0.3), lams=(0.5, 1.0))
+    assert len(table) == 4 and set(table["margin"]) == {0.0, 0.3} and set(table["lam"]) == {0.5, 1.0}
+    assert table["val_pair_acc"].is_monotonic_decreasing
+    assert (best["margin"], best["lam"]) == (table["margin"][0], table["lam"][0])
+    assert not any("test" in column for column in table.columns)
+    checkpoint = tmp_path / "m0.3_lam0.5" / "checkpoint.pt"
+    written = checkpoint.stat().st_mtime_ns
+    again, _ = sweep_pdt(features, base, tmp_path, margins=(0.0, 0.3), lams=(0.5, 1.0))
+    assert checkpoint.stat().st_mtime_ns == written  # finished settings are read back, not retrained
+    pd.testing.assert_frame_equal(table.drop(columns="wall_s"), again.drop(columns="wall_s"))
+    with pytest.raises(ValueError, match=r"margins .*\[0.0, 0.3\]"):
+        sweep_pdt(features, base, tmp_path, margins=(0.5,))
+    with pytest.raises(ValueError, match="select_on"):
+        sweep_pdt(features, base, tmp_path, select_on="val_loss")
+
+
+def test_memmapped_float16_features_train_as_in_memory_ones(features, tmp_path):
+    np.save(tmp_path / "features.npy", features.features)
+    mapped = FeatureSet(np.load(tmp_path / "features.npy", mmap_mode="r"), features.table, features.config)
+    config = pdt_config(pairs_per_epoch=3 * 120, evals_per_epoch=1)
+    train_pdt(features, config, tmp_path / "memory")
+    train_pdt(mapped, config, tmp_path / "mapped")
+    assert_same_state(final_state(tmp_path / "memory"), final_state(tmp_path / "mapped"))
+
+
+def test_classifier_takes_the_feature_sets_duration(tmp_path):
+    longer = synthetic_features(sizes=(32, 16), frames=150, splits=("train", "val"))  # 1.5 s, T = 150
+    result = train_classifier(longer, classifier_config(duration=1.5, epochs=1), tmp_path)
+    assert result.completed and result.steps == 48 // 16
+    assert predict(result.model, longer).shape == (48,)
