@@ -14,25 +14,44 @@ export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install test report lab bench clean
+.PHONY: help install test test-notebooks report lab bench clean
 
 help: ## List the targets with one line each
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,bench]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pdt)" >/dev/null
+	@# keep notebook outputs out of git in this clone (a git filter; tags and kernelspec survive it)
+	-@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install --attributes .gitattributes
 	touch $@
 
 install: $(STAMP) ## Build .venv/ from pyproject.toml (rebuilt when it or constraints.txt change)
 
-test: $(STAMP) ## Run the test suite (code, data and pipeline tests)
-	$(BIN)/python -m pytest tests
+# make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release
+# make report CORPUS=manifest MANIFEST=my_corpus.csv [RUN=my-run] [SET="seed=1 pdt_epochs=5"]
+PARAMS ?= params/default.yaml
+REPORT_ARGS = --params $(PARAMS) $(if $(RUN),--set run=$(RUN)) $(if $(CORPUS),--set corpus=$(CORPUS)) \
+	$(if $(IEMOCAP_ROOT),--set iemocap_root=$(abspath $(IEMOCAP_ROOT))) \
+	$(if $(MANIFEST),--set manifest=$(abspath $(MANIFEST))) $(foreach kv,$(SET),--set $(kv))
+NBVAL_DIR := build/nbval
 
-report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/
-	@echo "make report: not available yet, the notebooks land with issue 5 (see README)." >&2; exit 1
+test: $(STAMP) ## Run the tests: code and data (pytest), then the notebooks under nbval (smoke size)
+	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory test-notebooks
+
+test-notebooks: $(STAMP) ## Run notebooks 01-07 under nbval on papermill-prepared smoke copies
+	rm -rf $(NBVAL_DIR)
+	$(BIN)/python -m pdtlib.report --params params/smoke.yaml --prepare-only $(NBVAL_DIR) >/dev/null
+	PDT_SMOKE=1 PDT_PROGRESS=0 PDT_DATA=$(abspath $(NBVAL_DIR))/data PDT_CACHE=$(abspath $(NBVAL_DIR))/cache \
+	PDT_REPORTS=$(abspath $(NBVAL_DIR))/reports $(BIN)/python -m pytest -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-kernel-startup-timeout=120 \
+		$(NBVAL_DIR)/*.ipynb
+
+report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/ (PARAMS, CORPUS, IEMOCAP_ROOT, MANIFEST, RUN, SET)
+	$(BIN)/python -m pdtlib.report $(REPORT_ARGS)
 
 lab: $(STAMP) ## Start JupyterLab in the project's environment (kernel python3)
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -157,3 +157,14 @@ def plot_table3(table_df: pd.DataFrame, *, title: str = "Table 3: UA on Session 
     ax.set(xticks=pos, xticklabels=names, ylabel="UA (%)", ylim=(0, 100), title=title)
     ax.legend(fontsize=8, loc="upper left")
     return fig
+
+
+def plot_pair_counts(counts: pd.DataFrame, *, title: str = "Sampled training pairs by emotion") -> Figure:
+    """Heatmap of how often each (first, second) emotion meets in the sampled pairs; the
+    diagonal holds the same-emotion pairs (a third of all, paper §3)."""
+    fig = Figure(figsize=(4.8, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    share = counts / counts.to_numpy().sum()
+    sns.heatmap(share, annot=counts.to_numpy(), fmt=",d", cmap="Blues", cbar_kws={"label": "share of pairs"}, ax=ax)
+    ax.set(xlabel="second utterance", ylabel="first utterance", title=title)
+    return fig

@@ -1,0 +1,150 @@
+"""`make report`: run notebooks 01 -> 07 in order with papermill and record the run.
+
+    python -m pdtlib.report --params params/default.yaml [--set key=value ...]
+
+Parameters come from one YAML file (`params/*.yaml`), with `--set` overrides parsed as
+YAML scalars (so `--set seed=3` is an int and `--set iemocap_root=/data/x` a string;
+papermill's `-p` would guess types). Each notebook receives only the parameters its
+`parameters` cell declares; a key that no notebook declares is an error (a typo would
+otherwise be ignored silently). Executed notebooks go to `reports/<run>/notebooks/`,
+never over their sources; `run.json` records the parameters, the environment and the
+wall time of each notebook as it finishes, so an interrupted run still says how far it got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from .runs import environment_record, run_dir, update_record
+
+KERNEL = "python3"
+CELL_TIMEOUT_S = 3600  # per cell; the default report's longest cell takes a few minutes
+
+
+def notebooks() -> list[Path]:
+    """The numbered notebooks, in the order they run."""
+    found = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no numbered notebooks in {paths.NOTEBOOKS}")
+    return found
+
+
+def declared_parameters(notebook: Path) -> dict:
+    """Names and default values in the notebook's `parameters` cell."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def load_params(params_file, overrides: list[str] = ()) -> dict:
+    """The YAML file's parameters with `key=value` overrides applied."""
+    path = Path(params_file)
+    if not path.is_absolute() and not path.exists():
+        path = paths.PROJ_ROOT / path
+    if not path.is_file():
+        raise SystemExit(f"report: parameter file {params_file} not found (see {paths.PARAMS})")
+    params = yaml.safe_load(path.read_text()) or {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"report: --set takes key=value, got {item!r}")
+        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return params
+
+
+def split_by_notebook(params: dict, books: list[Path]) -> dict[Path, dict]:
+    """Each notebook's share of `params`; unknown keys are an error naming the known ones."""
+    declared = {nb: declared_parameters(nb) for nb in books}
+    known = set().union(*declared.values())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SystemExit(f"report: unknown parameter(s) {unknown}; the notebooks declare {sorted(known)}")
+    return {nb: {k: v for k, v in params.items() if k in names} for nb, names in declared.items()}
+
+
+def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_TIMEOUT_S,
+            params_file: str = "") -> Path:
+    """Run the notebooks in order into `reports/<run>/`; return the run folder."""
+    import papermill
+
+    books = notebooks()
+    per_book = split_by_notebook(params, books)
+    if only:
+        books = [nb for nb in books if any(nb.name.startswith(o) for o in only)]
+    folder = run_dir(str(params.get("run", "default")))
+    update_record(folder, params=params, params_file=str(params_file), environment=environment_record(),
+                  status="running")
+    total = time.perf_counter()
+    for nb in books:
+        out = folder / "notebooks" / nb.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"report: {nb.name} -> {out.relative_to(folder.parent)}", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(nb), str(out), parameters=per_book[nb], kernel_name=KERNEL,
+                                       execution_timeout=timeout, cwd=str(paths.NOTEBOOKS),
+                                       progress_bar=False, log_output=False)
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            update_record(folder, status=f"{status} in {nb.name}",
+                          notebooks={nb.stem: {"status": status, "wall_s": round(time.perf_counter() - start, 1)}})
+            if isinstance(exc, papermill.PapermillExecutionError):
+                raise SystemExit(f"report: {nb.name} failed ({exc.ename}: {exc.evalue}).\n"
+                                 f"The executed notebook, with the error in place, is {out}") from None
+            raise
+        wall = round(time.perf_counter() - start, 1)
+        update_record(folder, notebooks={nb.stem: {"status": "ok", "wall_s": wall}})
+        print(f"report: {nb.name} done in {wall:.0f} s", flush=True)
+    update_record(folder, status="complete", notebooks_wall_s=round(time.perf_counter() - total, 1))
+    return folder
+
+
+def prepare(params: dict, out_dir) -> list[Path]:
+    """Papermill-prepared copies (parameters injected, nothing run) for nbval to execute."""
+    import papermill
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for nb, values in split_by_notebook(params, notebooks()).items():
+        out = out_dir / nb.name
+        papermill.execute_notebook(str(nb), str(out), parameters=values, prepare_only=True,
+                                   kernel_name=KERNEL, progress_bar=False)
+        written.append(out)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pdtlib.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params/default.yaml", help="YAML parameter file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one parameter (repeatable)")
+    parser.add_argument("--only", action="append", metavar="NN", help="run only notebooks starting with NN")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT_S, help="per-cell execution timeout, s")
+    parser.add_argument("--prepare-only", metavar="DIR", help="write parameterised copies to DIR, run nothing")
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params, args.overrides)
+    named = {item.partition("=")[0].strip() for item in args.overrides}
+    if "corpus" in named and "run" not in named and params["corpus"] != load_params(args.params).get("corpus"):
+        # another corpus must not overwrite the parameter file's run (e.g. the committed default)
+        params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
+        print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
+    if args.prepare_only:
+        for path in prepare(params, args.prepare_only):
+            print(path)
+        return 0
+    folder = execute(params, only=args.only, timeout=args.timeout, params_file=args.params)
+    print(f"report: complete, see {folder}/table3.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

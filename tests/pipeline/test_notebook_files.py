@@ -1,0 +1,64 @@
+"""The notebooks as files: what papermill, nbval and git need of them (pitfalls.md)."""
+
+import json
+
+import pytest
+import yaml
+
+from pdtlib import paths
+from pdtlib.report import declared_parameters, notebooks
+
+BOOKS = notebooks()
+PARAM_FILES = sorted(paths.PARAMS.glob("*.yaml"))
+
+
+def cells(book):
+    return json.loads(book.read_text())["cells"]
+
+
+def test_the_seven_numbered_notebooks_exist():
+    assert [b.name[:3] for b in BOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
+
+
+@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+def test_one_parameters_cell_no_outputs_kernel_python3(book):
+    nb = json.loads(book.read_text())
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{book.name}: {len(tagged)} cells tagged 'parameters'"
+    assert tagged[0]["cell_type"] == "code"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not any(c.get("outputs") for c in code), f"{book.name} has stored outputs: run nbstripout"
+    assert all(c.get("execution_count") is None for c in code), f"{book.name} has execution counts"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+def test_opens_with_markdown_and_ends_with_asserts(book):
+    nb = cells(book)
+    assert nb[0]["cell_type"] == "markdown"
+    assert "assert " in "".join(nb[-1]["source"]), f"{book.name}: the last cell should check its outputs"
+
+
+@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+def test_notebook_defaults_are_the_default_params(book):
+    """Stepping through a notebook in JupyterLab runs what `make report` runs by default."""
+    default = yaml.safe_load((paths.PARAMS / "default.yaml").read_text())
+    for name, spec in declared_parameters(book).items():
+        assert name in default, f"{book.name}: parameter {name} is not in params/default.yaml"
+        assert yaml.safe_load(spec["default"]) == default[name], f"{book.name}: {name} differs from default.yaml"
+
+
+@pytest.mark.parametrize("params", PARAM_FILES, ids=lambda p: p.name)
+def test_every_parameter_file_key_is_declared_by_a_notebook(params):
+    declared = set().union(*(declared_parameters(b) for b in BOOKS))
+    values = yaml.safe_load(params.read_text())
+    assert set(values) <= declared, f"{params.name}: {sorted(set(values) - declared)} not in any notebook"
+
+
+@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+def test_papermill_parses_every_parameter_line(book):
+    """papermill silently skips a line it cannot parse (e.g. '=' inside a comment): its
+    parameter then cannot be set from params/*.yaml."""
+    cell = next(c for c in cells(book) if "parameters" in c.get("metadata", {}).get("tags", []))
+    assignments = [l for l in "".join(cell["source"]).splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    assert len(declared_parameters(book)) == len(assignments)
