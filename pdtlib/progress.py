@@ -8,7 +8,10 @@
 | `PDT_PROGRESS=0` (or false/no)    | off |
 | unset, `CI` set (GitHub, GitLab)  | off |
 | unset, stderr is a terminal       | on  |
-| unset, anything else (logs, nbval)| off |
+| unset, in a Jupyter kernel        | on (a widget in JupyterLab) |
+| unset, anything else (logs)       | off |
+
+`make report` and `make test` set `PDT_PROGRESS=0`, so executed notebooks hold no bars.
 
 An explicit `enabled=True/False` (or tqdm's own `disable=`) wins over the environment.
 """
@@ -33,7 +36,13 @@ def progress_enabled(enabled: bool | None = None) -> bool:
         return value.strip().lower() in _TRUE
     if os.environ.get("CI", "").strip().lower() not in _FALSE:
         return False
-    return sys.stderr is not None and sys.stderr.isatty()
+    return (sys.stderr is not None and sys.stderr.isatty()) or _in_jupyter_kernel()
+
+
+def _in_jupyter_kernel() -> bool:
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None and hasattr(shell, "get_ipython") else None
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
 def progress(iterable=None, *, enabled: bool | None = None, **kw):

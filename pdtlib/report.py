@@ -14,6 +14,7 @@ wall time of each notebook as it finishes, so an interrupted run still says how 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
 
     books = notebooks()
     per_book = split_by_notebook(params, books)
+    os.environ.setdefault("PDT_PROGRESS", "0")  # the kernels inherit it: no bars in executed notebooks
     if only:
         books = [nb for nb in books if any(nb.name.startswith(o) for o in only)]
     folder = run_dir(str(params.get("run", "default")))

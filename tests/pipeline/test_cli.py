@@ -1,0 +1,224 @@
+"""The `pdt` command on audio as users have it: 44.1 kHz stereo flac next to 16 kHz mono wav, a
+corrupt file among good ones, long files with --segments, manifests, every output format.
+
+The model is the smoke-sized bundle of tests/code/test_bundle.py (`build_tiny_bundle`, shared
+through the session's temporary folder); `main([...])` runs in-process, and once each through
+`python -m pdtlib.cli` and the installed `pdt` console script.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import soxr
+import torch
+
+from pdtlib import EMOTIONS
+from pdtlib.audio import load_audio
+from pdtlib.bundle import load_bundle
+from pdtlib.cli import main
+
+_spec = importlib.util.spec_from_file_location("bundle_tests", Path(__file__).parents[1] / "code" / "test_bundle.py")
+bundle_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bundle_tests)
+
+SR = 16000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tiny model: one thread is faster on a shared 2-core machine
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return bundle_tests.build_tiny_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle")
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny):
+    return load_bundle(tiny.run)
+
+
+def lowpass(x: np.ndarray, cut: float = 7000.0) -> np.ndarray:
+    """Band-limit below 7 kHz: resampling's anti-alias filter then leaves the content untouched
+    (it removes ~7.3-8 kHz, which the generated 16 kHz corpus has and a resampled file lacks)."""
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(len(x), 1 / SR) > cut] = 0
+    return np.fft.irfft(spectrum, len(x)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def user_audio(tiny, tmp_path_factory):
+    """mono/<id>.wav at 16 kHz and stereo/<id>.flac at 44.1 kHz (different gains on L and R) of
+    the same three band-limited corpus utterances."""
+    folder = tmp_path_factory.mktemp("user-audio")
+    (folder / "mono").mkdir()
+    (folder / "stereo").mkdir()
+    ids = tiny.table["utterance_id"].iloc[[3, 30, 60]].tolist()
+    for uid, path in zip(ids, tiny.table["path"].iloc[[3, 30, 60]]):
+        x = lowpass(load_audio(path))
+        sf.write(folder / "mono" / f"{uid}.wav", x, SR)
+        y = soxr.resample(x, SR, 44100)
+        sf.write(folder / "stereo" / f"{uid}.flac", np.stack([0.7 * y, 1.3 * y], axis=1), 44100)
+    return folder, ids
+
+
+def run(capsys, *argv):
+    """main(argv) in-process -> (exit status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_stereo_44k_gives_the_vector_of_mono_16k(tiny, user_audio, capsys, tmp_path):
+    folder, ids = user_audio
+    status, out, err = run(capsys, "embed", folder / "mono", folder / "stereo", "--model", tiny.run,
+                           "--out", tmp_path / "v.npz")
+    assert status == 0, err
+    assert "note: 3 files resampled from 44100 Hz to 16000 Hz" in err and "note: 3 stereo files averaged to mono" in err
+    with np.load(tmp_path / "v.npz") as data:
+        vectors, uid = data["vectors"], data["utterance_id"].tolist()
+    # Two files per stem: the ids become the paths as given, so they stay unique.
+    assert uid == [str(folder / "mono" / f"{i}.wav") for i in ids] + [str(folder / "stereo" / f"{i}.flac") for i in ids]
+    mono, stereo = vectors[:3], vectors[3:]
+    cosine = (mono * stereo).sum(1) / np.linalg.norm(mono, axis=1) / np.linalg.norm(stereo, axis=1)
+    assert cosine.min() > 0.998, cosine
+    assert (np.abs(mono - stereo).max(1) < 0.1 * np.abs(mono).max(1)).all()
+
+
+def test_a_bad_file_is_named_and_the_others_still_come_out(tiny, user_audio, capsys, tmp_path):
+    folder, ids = user_audio
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio")
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), SR)
+    status, out, err = run(capsys, "predict", folder / "mono", tmp_path / "corrupt.wav", tmp_path / "empty.wav",
+                           tmp_path / "missing.wav", "--model", tiny.run, "--format", "csv")
+    assert status == 1
+    lines = err.splitlines()
+    for name, reason in (("corrupt.wav", "unreadable or corrupt audio"), ("empty.wav", "zero samples"),
+                         ("missing.wav", "no such file")):
+        assert sum(name in line and reason in line for line in lines) == 1, err
+    table = pd.read_csv(StringIO(out))
+    assert table["utterance_id"].tolist() == ids and set(table["predicted"]) <= set(EMOTIONS)
+
+
+def test_predict_formats_agree_with_the_bundle(tiny, bundle, user_audio, capsys):
+    folder, ids = user_audio
+    files = [folder / "mono" / f"{i}.wav" for i in ids]
+    expected_labels, expected_scores = bundle.predict_vectors(bundle.embed_waves([load_audio(f) for f in files]))
+    status, out, _ = run(capsys, "predict", *files, "--model", tiny.run, "--format", "json")
+    records = json.loads(out)
+    assert status == 0 and [r["predicted"] for r in records] == expected_labels
+    np.testing.assert_allclose([[r["scores"][e] for e in EMOTIONS] for r in records], expected_scores, atol=1e-5)
+    status, out, _ = run(capsys, "predict", *files, "--model", tiny.run)
+    header, *rows = out.splitlines()
+    assert header.split() == ["file", "predicted", *EMOTIONS] and len(rows) == 3
+    assert [row.split()[1] for row in rows] == expected_labels
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv", ".parquet"])
+def test_embed_formats_read_back(tiny, user_audio, capsys, tmp_path, suffix):
+    folder, ids = user_audio
+    out = tmp_path / f"vectors{suffix}"
+    status, _, err = run(capsys, "embed", folder / "mono", "--model", tiny.run, "--out", out)
+    assert status == 0 and f"wrote 3 vectors of 256 dimensions to {out}" in err
+    if suffix == ".npz":
+        with np.load(out) as data:
+            vectors, uid = data["vectors"], data["utterance_id"].tolist()
+    else:
+        table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+        vectors, uid = table[[f"v{k:03d}" for k in range(256)]].to_numpy(), table["utterance_id"].tolist()
+    assert vectors.shape == (3, 256) and uid == ids and np.isfinite(vectors).all()
+
+
+def test_a_manifest_brings_labels_and_speakers_and_the_training_vectors(tiny, capsys, tmp_path):
+    rows = tiny.table.iloc[::10]
+    manifest = tmp_path / "mine.csv"
+    rows[["path", "label", "speaker", "split"]].to_csv(manifest, index=False)
+    status, _, err = run(capsys, "embed", manifest, "--model", tiny.run, "--out", tmp_path / "v.parquet")
+    assert status == 0, err
+    table = pd.read_parquet(tmp_path / "v.parquet")
+    assert table["utterance_id"].tolist() == rows["utterance_id"].tolist()
+    assert table["label"].tolist() == rows["label"].tolist() and table["speaker"].tolist() == rows["speaker"].tolist()
+    # The CLI's path from audio file to vector is the report's (feature cache + train.embed).
+    np.testing.assert_allclose(table[[f"v{k:03d}" for k in range(256)]].to_numpy(), tiny.vectors[rows.index],
+                               rtol=1e-4, atol=1e-5)
+    status, out, err = run(capsys, "predict", manifest, "--model", tiny.run)
+    assert status == 0 and out.splitlines()[0].split()[:3] == ["file", "label", "predicted"]
+    assert f"on {len(rows)} labelled files" in err and "UA " in err
+
+
+def test_segments_average_a_long_file(tiny, bundle, capsys, tmp_path):
+    wave = np.tile(np.concatenate([load_audio(p) for p in tiny.table["path"].iloc[:3]]), 4)[: 10 * SR]
+    sf.write(tmp_path / "long.wav", wave, SR, subtype="FLOAT")
+    status, _, err = run(capsys, "embed", tmp_path / "long.wav", "--model", tiny.run, "--out", tmp_path / "a.npz")
+    assert status == 0 and "1 file longer than 4 s: only the first 4 s used" in err
+    status, _, err = run(capsys, "embed", tmp_path / "long.wav", "--segments", "--model", tiny.run,
+                         "--out", tmp_path / "b.npz")
+    assert status == 0 and "1 file cut into 3 windows" in err
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        np.testing.assert_allclose(a["vectors"], bundle.embed_waves([wave]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b["vectors"], bundle.embed_waves([wave], segments=True), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(a["vectors"], b["vectors"])
+
+
+def test_info_tells_corpus_parameters_and_scores(tiny, capsys):
+    status, out, _ = run(capsys, "info", tiny.run)
+    assert status == 0
+    assert f"UA {100 * tiny.metrics['ua']:.2f}%" in out and "WA " in out
+    assert f"{len(tiny.table)} utterances" in out and "4-8-8-8-8" in out and "GFLOP" in out
+    assert "first 4 s" in out and "kernel=" in out
+    status, out, _ = run(capsys, "info", tiny.run, "--json")
+    assert json.loads(out)["labels"] == list(EMOTIONS)
+
+
+def test_the_default_model_is_reports_default(tiny, user_audio, capsys, tmp_path, monkeypatch):
+    folder, _ = user_audio
+    monkeypatch.setenv("PDT_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run(capsys, "predict", folder / "mono")
+    assert status == 1 and "no model bundle in reports/default: run `make report` first" in err
+    shutil.copytree(tiny.model, tmp_path / "reports" / "default" / "model")
+    status, out, _ = run(capsys, "predict", folder / "mono")
+    assert status == 0 and len(out.splitlines()) == 4
+
+
+def test_usage_errors_exit_2(capsys):
+    for argv in (["embed", "x.wav", "--out", "x.txt"], ["predict"], ["predict", "x.wav", "--format", "xml"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2, argv
+    assert main([]) == 2  # no command: the overview on stderr
+    assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["embed", "predict", "info"])
+def test_help_of_each_command(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and out.startswith(f"usage: pdt {command}")
+    assert "RUN_OR_BUNDLE" in out and "reports/default" in out and "example:" in out
+
+
+def test_the_console_script_and_module_run():
+    out = subprocess.run([sys.executable, "-m", "pdtlib.cli", "predict", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "usage: pdt predict" in out.stdout
+    script = Path(sys.executable).parent / "pdt"
+    if not script.exists():
+        pytest.skip("the pdt console script is not installed (pip install -e .)")
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and all(c in out.stdout for c in ("embed", "predict", "info"))
