@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -444,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
         "parameters, and its UA/WA on the test split.\n\nexample:\n  pdt info reports/default"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     info.add_argument("model", nargs="?", metavar="RUN_OR_BUNDLE", default=None, help=model_help)
+    info.add_argument("--model", dest="model_option", metavar="RUN_OR_BUNDLE", default=None,
+                      help="the same, as the other commands take it")
     info.add_argument("--json", action="store_true", help="print the whole bundle.json instead")
     info.set_defaults(run=cmd_info)
     return parser
@@ -458,9 +461,14 @@ def main(argv=None) -> int:
         return 2
     from .bundle import BundleError
 
+    if getattr(args, "model_option", None):
+        args.model = args.model_option
     fail = Failures(args.command)
     try:
         return args.run(args, fail)
+    except BrokenPipeError:  # `pdt predict ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except BundleError as exc:
         _print_err(f"pdt {args.command}: error: {exc}")
         return 1

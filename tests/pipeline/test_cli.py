@@ -222,3 +222,8 @@ def test_the_console_script_and_module_run():
         pytest.skip("the pdt console script is not installed (pip install -e .)")
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and all(c in out.stdout for c in ("embed", "predict", "info"))
+
+
+def test_info_takes_the_model_as_an_option_too(capsys, tiny):
+    assert main(["info", "--model", str(tiny.run)]) == 0
+    assert "UA" in capsys.readouterr().out
