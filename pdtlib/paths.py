@@ -48,3 +48,12 @@ def cache_dir() -> Path:
 def reports_dir() -> Path:
     """One sub-folder per report run."""
     return _from_env("PDT_REPORTS", _base() / "reports")
+
+
+def shown(path) -> str:
+    """`path` relative to the project root when inside it (run records stay machine-independent)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(PROJ_ROOT))
+    except ValueError:
+        return str(path)

@@ -27,15 +27,13 @@ import yaml
 from . import EMOTIONS, paths
 from .atomic import atomic_path, write_text
 from .cache import FeatureSet, load_features
-from .corpora import load_iemocap, load_manifest, validate_table
+from .corpora import SyntheticConfig, load_corpus, validate_table
+from .corpora.synthetic import default_root
 from .evaluate import PAPER_TABLE3, evaluate_predictions
 from .features import FeatureConfig
 from .models import AudioEncoder, EncoderConfig
 from .runs import read_metrics, require, run_dir, update_record, write_metrics
 from .train import ClassifierConfig, PDTConfig, load_checkpoint
-
-CORPORA = ("synthetic", "iemocap", "manifest")
-
 
 # ---------------------------------------------------------------- parameters
 
@@ -75,26 +73,22 @@ def corpus_table(p) -> tuple[pd.DataFrame, dict]:
     iemocap:   `iemocap_root` read by load_iemocap with `split`.
     manifest:  the CSV at `manifest` read by load_manifest (its own split column).
     """
+    if p.corpus == "iemocap" and not p.iemocap_root:
+        raise ValueError("corpus 'iemocap' needs iemocap_root, the folder holding Session1..Session5: "
+                         "make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/path/to/IEMOCAP_full_release")
+    if p.corpus == "manifest" and not p.manifest:
+        raise ValueError("corpus 'manifest' needs manifest, a CSV with path,label,speaker,split: "
+                         "make report CORPUS=manifest MANIFEST=my_corpus.csv (see README)")
+    synthetic = SyntheticConfig(seed=p.seed, scale=p.synthetic_scale)
+    arguments = {"synthetic": {"config": synthetic, "split": p.split},
+                 "iemocap": {"root": p.iemocap_root, "split": p.split},
+                 "manifest": {"csv_path": p.manifest}}
+    sources = {"synthetic": default_root(synthetic), "iemocap": p.iemocap_root, "manifest": p.manifest}
+    if p.corpus not in arguments:
+        raise ValueError(f"corpus {p.corpus!r}: choose one of {sorted(arguments)}")
     start = time.perf_counter()
-    if p.corpus == "synthetic":
-        from .corpora.synthetic import SyntheticConfig, generate_corpus
-
-        root = generate_corpus(SyntheticConfig(seed=p.seed, scale=p.synthetic_scale))
-        table = load_iemocap(root, split=p.split)
-        source = str(root)
-    elif p.corpus == "iemocap":
-        if not p.iemocap_root:
-            raise ValueError("corpus 'iemocap' needs iemocap_root, the folder holding Session1..Session5: "
-                             "make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/path/to/IEMOCAP_full_release")
-        table, source = load_iemocap(p.iemocap_root, split=p.split), str(p.iemocap_root)
-    elif p.corpus == "manifest":
-        if not p.manifest:
-            raise ValueError("corpus 'manifest' needs manifest, a CSV with path,label,speaker,split: "
-                             "make report CORPUS=manifest MANIFEST=my_corpus.csv (see README)")
-        table, source = load_manifest(p.manifest), str(p.manifest)
-    else:
-        raise ValueError(f"corpus {p.corpus!r}: choose one of {CORPORA}")
-    return table, {"corpus": p.corpus, "source": source, "utterances": len(table),
+    table = load_corpus(p.corpus, **arguments[p.corpus])
+    return table, {"corpus": p.corpus, "source": paths.shown(sources[p.corpus]), "utterances": len(table),
                    "load_s": round(time.perf_counter() - start, 1)}
 
 

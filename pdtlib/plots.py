@@ -20,7 +20,9 @@ from .atomic import atomic_path
 from .evaluate import compare_with_paper, recall_from_confusion, row_normalize
 
 CROP_DURATIONS = (4.0, 5.0, 6.0, 7.0)  # seconds, the durations of Table 3
-CLASS_COLORS = sns.color_palette("colorblind", len(EMOTIONS))
+# happy, angry, neutral, sad: Okabe-Ito orange, a dark red (apart from the orange by lightness),
+# grey, blue; distinct for colour-blind readers, and angry and sad never share a hue.
+CLASS_COLORS = ["#E69F00", "#A50F15", "#7F7F7F", "#0072B2"]
 
 
 def save_figure(fig: Figure, path_without_suffix, dpi: int = 150) -> tuple[Path, Path]:
@@ -96,7 +98,7 @@ def plot_confusion(confusion_counts, *, title: str = "Confusion matrix, Session 
     ua = np.nanmean(recall_from_confusion(counts))
     annot = np.array([[f"{100 * p:.1f}%\n({int(c)})" for p, c in zip(prow, crow)]
                       for prow, crow in zip(share, counts)])
-    fig = Figure(figsize=(5.2, 4.4), layout="constrained")
+    fig = Figure(figsize=(5.6, 4.6), layout="constrained")
     ax = fig.subplots()
     sns.heatmap(share, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
                 xticklabels=EMOTIONS, yticklabels=EMOTIONS, cbar_kws={"label": "share of the true class"})

@@ -80,7 +80,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
     if only:
         books = [nb for nb in books if any(nb.name.startswith(o) for o in only)]
     folder = run_dir(str(params.get("run", "default")))
-    update_record(folder, params=params, params_file=str(params_file), environment=environment_record(),
+    update_record(folder, params=params, params_file=paths.shown(params_file) if params_file else '', environment=environment_record(),
                   status="running")
     total = time.perf_counter()
     for nb in books:

@@ -1,18 +1,20 @@
 """Corpora: every loader returns the utterance table of `table.py`.
 
 `load_corpus(kind, **kwargs)` picks a loader by name, so a notebook parameter can name
-the corpus: "iemocap" (load_iemocap(root, split=...)) or "manifest" (load_manifest(csv_path)).
+the corpus: "synthetic" (load_synthetic(config, split=...): the generated corpus, read by
+load_iemocap), "iemocap" (load_iemocap(root, split=...)) or "manifest" (load_manifest(csv_path)).
 """
 
 from __future__ import annotations
 
 from .iemocap import load_iemocap
 from .manifest import load_manifest
+from .synthetic import SyntheticConfig, load_synthetic
 from .table import COLUMNS, SPLITS, CorpusError, counts, label_index, validate_table
 
-# Extension point: a new corpus kind is one more entry here, a function returning a table
-# checked by validate_table (e.g. "synthetic": the generated corpus read through load_iemocap).
+# A new corpus kind is one more entry here: a function returning a table checked by validate_table.
 LOADERS = {
+    "synthetic": load_synthetic,
     "iemocap": load_iemocap,
     "manifest": load_manifest,
 }
@@ -28,4 +30,4 @@ def load_corpus(kind: str, **kwargs):
 
 
 __all__ = ["COLUMNS", "SPLITS", "CorpusError", "LOADERS", "counts", "label_index", "load_corpus",
-           "load_iemocap", "load_manifest", "validate_table"]
+           "load_iemocap", "load_manifest", "load_synthetic", "SyntheticConfig", "validate_table"]

@@ -65,7 +65,7 @@ from .. import EMOTIONS, paths
 from ..atomic import write_json
 from ..audio import SAMPLE_RATE
 from ..progress import progress as progress_bar
-from .iemocap import EXPECTED_COUNTS, LABEL_DIR, SESSIONS, WAV_DIR
+from .iemocap import EXPECTED_COUNTS, LABEL_DIR, SESSIONS, WAV_DIR, load_iemocap
 
 try:
     import fcntl
@@ -469,6 +469,12 @@ def _exclusive(root: Path):
         if fcntl is not None:  # POSIX; elsewhere no lock, as before
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def load_synthetic(config: SyntheticConfig = SyntheticConfig(), split: str = "paper", **kwargs) -> pd.DataFrame:
+    """The generated corpus of `config` (made on first use) read by `load_iemocap`, exactly as a
+    user's IEMOCAP is read; `split` and `kwargs` go to load_iemocap."""
+    return load_iemocap(generate_corpus(config), split=split, **kwargs)
 
 
 def read_metadata(root) -> pd.DataFrame:
