@@ -82,13 +82,14 @@ def log_spectrogram(wave, sample_rate: int = SAMPLE_RATE, duration: float = 4.0,
     # On a CPU, chunks of 4 utterances keep the STFT's working set in cache (about 1.5x faster
     # than one large batch); a GPU takes the batch whole.
     chunk = x.shape[0] if x.is_cuda else 4
-    out = [_log_spectrogram(xs, ls, cfg) for xs, ls in zip(x.split(chunk), lengths.split(chunk))]
-    out = out[0] if len(out) == 1 else torch.cat(out)
+    out = torch.empty(x.shape[0], cfg.n_bins, cfg.n_frames, device=x.device)  # chunks write into it
+    for xs, ls, os_ in zip(x.split(chunk), lengths.split(chunk), out.split(chunk)):
+        _log_spectrogram(xs, ls, cfg, out=os_)
     return out.reshape(*batch_shape, cfg.n_bins, cfg.n_frames)
 
 
-def _log_spectrogram(x: torch.Tensor, lengths: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
-    """`(B, samples)` with `(B,)` real lengths -> `(B, 257, T)`; see log_spectrogram."""
+def _log_spectrogram(x: torch.Tensor, lengths: torch.Tensor, cfg: FeatureConfig, out: torch.Tensor) -> None:
+    """`(B, samples)` with `(B,)` real lengths -> `out` `(B, 257, T)`; see log_spectrogram."""
     n = cfg.n_samples
     # Cut at `duration` (paper: "cut at 4 s") or zero-pad up to it; zero anything past
     # each item's length so that padded batches and single items see the same samples.
@@ -100,7 +101,8 @@ def _log_spectrogram(x: torch.Tensor, lengths: torch.Tensor, cfg: FeatureConfig)
     spec = torch.stft(x, cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
                       window=window, center=True, pad_mode="reflect", return_complex=True)
     spec = spec[..., : cfg.n_frames]  # (B, 257, T)
-    logp = (spec.real.square() + spec.imag.square()).clamp_min_(cfg.log_floor).log_()
+    logp = torch.mul(spec.real, spec.real, out=out).addcmul_(spec.imag, spec.imag)  # power, in place
+    logp.clamp_min_(cfg.log_floor).log_()
 
     if cfg.pad == "repeat":
         # Frame t is centred on sample t * hop; frames from `valid` on start past the
@@ -109,5 +111,4 @@ def _log_spectrogram(x: torch.Tensor, lengths: torch.Tensor, cfg: FeatureConfig)
         if bool((valid < cfg.n_frames).any()):
             last = logp.gather(2, (valid - 1)[:, None, None].expand(-1, logp.shape[1], 1))  # (B, 257, 1)
             past = torch.arange(cfg.n_frames, device=x.device)[None, :] >= valid[:, None]  # (B, T)
-            logp = torch.where(past[:, None, :], last, logp)
-    return logp
+            torch.where(past[:, None, :], last, logp, out=logp)
