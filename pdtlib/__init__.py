@@ -1,7 +1,7 @@
 """pdtlib: a replication of "A Pairwise Discriminative Task for Speech Emotion Recognition".
 
 Lian, Z., Li, Y., Tao, J., Huang, J. A Pairwise Discriminative Task for Speech Emotion
-Recognition. arXiv:1801.01237 (2018).
+Recognition. arXiv preprint (2018).
 """
 
 __version__ = "0.1.0"
