@@ -43,7 +43,7 @@ from .progress import progress as progress_bar
 
 # Bump when features.py changes what it computes for an unchanged FeatureConfig: every
 # existing cache then misses and is rebuilt.
-FORMAT = 1
+FORMAT = 2  # 2: log_spectrogram writes power with mul + addcmul (last-bit differences)
 # float16 is enough for log-power: samples in [-1, 1] bound the power by (sum of the Hamming
 # window)^2 = 172.8^2, so values lie in [log(1e-10), log(29860)] = [-23.0, +10.3] (about
 # [-23, +20] with any margin), far inside float16's +-65504; its 11-bit mantissa rounds them by
@@ -64,6 +64,7 @@ class FeatureSet:
     features: np.ndarray
     table: pd.DataFrame
     config: FeatureConfig
+    key: str | None = None  # the cache key when loaded by load_features
 
     def __post_init__(self):
         if len(self.features) != len(self.table):
@@ -81,6 +82,16 @@ class FeatureSet:
     def indices(self, *splits: str) -> np.ndarray:
         """Row indices of the utterances in any of `splits` ("train", "val", "test")."""
         return np.flatnonzero(self.table["split"].isin(splits).to_numpy())
+
+    def fingerprint(self) -> str:
+        """What identifies these features for a checkpoint: the cache key, which covers the files,
+        labels, splits and config; for features built in memory, a hash of the same and the array."""
+        if self.key is not None:
+            return self.key
+        digest = hashlib.sha256(json.dumps([FORMAT, self.config.to_dict()]).encode())
+        digest.update(self.table[["utterance_id", "label", "split"]].to_csv(index=False).encode())
+        digest.update(np.ascontiguousarray(self.features).tobytes())
+        return digest.hexdigest()[:20]
 
     def class_names(self) -> tuple[str, ...]:
         return EMOTIONS
@@ -115,7 +126,7 @@ def load_features(table: pd.DataFrame, config: FeatureConfig, *, cache_root=None
         raise RuntimeError(f"feature cache {folder} holds {features.shape} {features.dtype}, expected "
                            f"{expected} {np.dtype(DTYPE)}: it was changed after it was built. Delete that "
                            "folder and call load_features again.")
-    return FeatureSet(features, table, config)
+    return FeatureSet(features, table, config, key=key)
 
 
 def file_fingerprints(table: pd.DataFrame) -> pd.DataFrame:

@@ -22,8 +22,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import yaml
-
 from . import EMOTIONS, paths
 from .atomic import atomic_path, write_text
 from .cache import FeatureSet, load_features
@@ -32,13 +30,14 @@ from .corpora.synthetic import default_root
 from .evaluate import PAPER_TABLE3, evaluate_predictions
 from .features import FeatureConfig
 from .models import AudioEncoder, EncoderConfig
+from .report import load_params
 from .runs import read_metrics, require, run_dir, update_record, write_metrics
 from .train import ClassifierConfig, PDTConfig, load_checkpoint
 
 # ---------------------------------------------------------------- parameters
 
 def default_params() -> dict:
-    return yaml.safe_load((paths.PARAMS / "default.yaml").read_text())
+    return load_params(paths.PARAMS / "default.yaml")
 
 
 def smoke_from_env() -> bool:
@@ -54,7 +53,7 @@ def resolve(namespace: dict) -> SimpleNamespace:
     values = {k: namespace[k] for k in names if k in namespace}
     values["smoke"] = bool(values.get("smoke")) or smoke_from_env()
     if values["smoke"]:
-        overlay = yaml.safe_load((paths.PARAMS / "smoke.yaml").read_text())
+        overlay = load_params(paths.PARAMS / "smoke.yaml")
         values.update({k: v for k, v in overlay.items() if k in values})
     return SimpleNamespace(**values)
 

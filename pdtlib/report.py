@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,18 @@ def declared_parameters(notebook: Path) -> dict:
     return papermill.inspect_notebook(str(notebook))
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
+def _numbers(value):
+    """YAML 1.1 (PyYAML) reads `1e-4` as a string: read such strings as the floats they mean."""
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        return float(value)
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
 def load_params(params_file, overrides: list[str] = ()) -> dict:
     """The YAML file's parameters with `key=value` overrides applied."""
     path = Path(params_file)
@@ -50,12 +63,19 @@ def load_params(params_file, overrides: list[str] = ()) -> dict:
         path = paths.PROJ_ROOT / path
     if not path.is_file():
         raise SystemExit(f"report: parameter file {params_file} not found (see {paths.PARAMS})")
-    params = yaml.safe_load(path.read_text()) or {}
+    params = {k: _numbers(v) for k, v in (yaml.safe_load(path.read_text()) or {}).items()}
+    corpus = params.get("corpus")
+    named = set()
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise SystemExit(f"report: --set takes key=value, got {item!r}")
-        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        named.add(key.strip())
+        params[key.strip()] = _numbers(yaml.safe_load(value)) if value.strip() else ""
+    if "corpus" in named and "run" not in named and params["corpus"] != corpus:
+        # another corpus must not overwrite the parameter file's run (e.g. the committed default)
+        params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
+        print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
     return params
 
 
@@ -134,11 +154,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params(args.params, args.overrides)
-    named = {item.partition("=")[0].strip() for item in args.overrides}
-    if "corpus" in named and "run" not in named and params["corpus"] != load_params(args.params).get("corpus"):
-        # another corpus must not overwrite the parameter file's run (e.g. the committed default)
-        params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
-        print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
     if args.prepare_only:
         for path in prepare(params, args.prepare_only):
             print(path)

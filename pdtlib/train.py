@@ -360,7 +360,7 @@ def _diff(a: dict, b: dict, prefix="") -> list[str]:
 def _fit(*, kind: str, run_dir: Path, config: dict, model: nn.Module, optimizer, device: torch.device,
          total_steps: int, log_at: Callable[[int], bool], step_fn: Callable[[int], dict],
          evaluate: Callable[[], dict], describe: Callable[[int], dict], select_on: str | None,
-         resume: bool, stop_after: int | None, callback, notes: list) -> TrainResult:
+         resume: bool | str, data: str, stop_after: int | None, callback, notes: list) -> TrainResult:
     """Run steps start..total_steps-1 of a deterministic schedule, logging and checkpointing."""
     start_time = time.perf_counter()
     run_dir = Path(run_dir)
@@ -368,14 +368,22 @@ def _fit(*, kind: str, run_dir: Path, config: dict, model: nn.Module, optimizer,
     ckpt_path, best_path, log_path = run_dir / "checkpoint.pt", run_dir / "best.pt", run_dir / "log.csv"
     rows, running, best, step = [], {}, {}, 0
 
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
+    if ckpt is not None:
         detail = _diff(ckpt.get("config", {}), config)
         if ckpt.get("kind") != kind:
             detail.insert(0, f"kind: checkpoint {ckpt.get('kind')!r}, now {kind!r}")
+        if ckpt.get("data") != data:
+            detail.append("data: other features (the corpus, its files, labels, splits or the feature config changed)")
+        if detail and resume != "auto":
+            raise ValueError(f"resume: {ckpt_path} was made by another configuration or data ("
+                             + "; ".join(detail) + "); use another run_dir, resume='auto' to start afresh, "
+                             "or resume=False")
         if detail:
-            raise ValueError(f"resume: {ckpt_path} was made by another configuration ("
-                             + "; ".join(detail) + "); use another run_dir or resume=False")
+            notes.append("started afresh: the checkpoint was made by another configuration or data ("
+                         + "; ".join(detail) + ")")
+            ckpt = None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         step, running, best = int(ckpt["step"]), dict(ckpt["running"]), dict(ckpt["best"])
@@ -392,7 +400,7 @@ def _fit(*, kind: str, run_dir: Path, config: dict, model: nn.Module, optimizer,
             pd.DataFrame(rows).to_csv(tmp, index=False)
 
     def checkpoint():
-        _save({"kind": kind, "step": step, "config": config, "model": model.state_dict(),
+        _save({"kind": kind, "step": step, "config": config, "data": data, "model": model.state_dict(),
                "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
                "running": {k: float(v) for k, v in running.items()}, "best": best,
                "sampler": {"seed": int(config["seed"]), "position": step}}, ckpt_path)
@@ -409,7 +417,8 @@ def _fit(*, kind: str, run_dir: Path, config: dict, model: nn.Module, optimizer,
             better = SELECT_ON[select_on]
             if not best or better(row[select_on], best["value"]) != best["value"]:
                 best = {"step": step, "metric": select_on, "value": float(row[select_on])}
-                _save({"kind": kind, "step": step, "config": config, "model": model.state_dict(), "best": best},
+                _save({"kind": kind, "step": step, "config": config, "data": data, "model": model.state_dict(),
+                       "best": best},
                       best_path)
         write_log()
         checkpoint()
@@ -503,14 +512,16 @@ def pdt_step_fn(model: PDTModel, optimizer, config: PDTConfig, labels: np.ndarra
     return step
 
 
-def train_pdt(features: FeatureSet, config: PDTConfig, run_dir, *, resume: bool = False, device=None,
+def train_pdt(features: FeatureSet, config: PDTConfig, run_dir, *, resume: bool | str = False, device=None,
               stop_after: int | None = None, callback=None, keep_on_device: bool | None = None) -> TrainResult:
     """Train the PDT (encoder + discriminator) on the train split; select on the val split.
 
     config:     PDTConfig; config.duration must be the FeatureSet's.
     run_dir:    folder for checkpoint.pt, best.pt, log.csv and train.json.
     resume:     continue from run_dir/checkpoint.pt when present (else start afresh); a finished
-                run is returned as it is.
+                run is returned as it is. A checkpoint made by another configuration or on other
+                features (FeatureSet.fingerprint) is refused with resume=True; resume="auto" then
+                starts afresh with a note (what `make report` wants after a parameter change).
     stop_after: stop (with a checkpoint) once this many steps are done: an interruption on purpose.
     callback:   called as callback(step, metrics) after every step (tests inject failures here).
     Returns a TrainResult whose model holds the weights selected on validation (best.pt).
@@ -538,7 +549,8 @@ def train_pdt(features: FeatureSet, config: PDTConfig, run_dir, *, resume: bool 
                   describe=lambda s: {"epoch": round(s / spe, 4), "pairs_seen": s * pps,
                                       "utterances_encoded": s * (2 * config.batch_size if config.mode == "sampled"
                                                                  else config.batch_size)},
-                  select_on=config.select_on, resume=resume, stop_after=stop_after, callback=callback, notes=notes)
+                  select_on=config.select_on, resume=resume, data=features.fingerprint(), stop_after=stop_after,
+                  callback=callback, notes=notes)
     _record(run_dir, "pdt", config.to_dict(), features, result,
             {"eval_pairs": len(eval_set), "pairs_seen": result.steps * pps,
              "features_on_device": batches.on_device})
@@ -547,7 +559,7 @@ def train_pdt(features: FeatureSet, config: PDTConfig, run_dir, *, resume: bool 
 
 # ---------------------------------------------------------------- the traditional classifier
 
-def train_classifier(features: FeatureSet, config: ClassifierConfig, run_dir, *, resume: bool = False, device=None,
+def train_classifier(features: FeatureSet, config: ClassifierConfig, run_dir, *, resume: bool | str = False, device=None,
                      stop_after: int | None = None, callback=None, keep_on_device: bool | None = None) -> TrainResult:
     """The traditional baseline (§4.1): encoder + FC, 4-way cross entropy on config.train_splits
     (train + val), fixed lr, config.epochs epochs, no selection (the final weights are returned).
@@ -585,7 +597,8 @@ def train_classifier(features: FeatureSet, config: ClassifierConfig, run_dir, *,
     result = _fit(kind="classifier", run_dir=Path(run_dir), config=config.to_dict(), model=model, optimizer=optimizer,
                   device=device, total_steps=config.epochs * spe, log_at=lambda s: s % spe == 0, step_fn=step_fn,
                   evaluate=dict, describe=lambda s: {"epoch": round(s / spe, 4), "utterances_seen": s * batch},
-                  select_on=None, resume=resume, stop_after=stop_after, callback=callback, notes=[])
+                  select_on=None, resume=resume, data=features.fingerprint(), stop_after=stop_after,
+                  callback=callback, notes=[])
     _record(run_dir, "classifier", config.to_dict(), features, result,
             {"train_utterances": len(pool), "features_on_device": batches.on_device})
     return result

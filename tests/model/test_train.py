@@ -146,6 +146,21 @@ def test_resume_refuses_another_configuration(features, tmp_path):
         train_pdt(features, pdt_config(pairs_per_epoch=2 * 120, lr=1e-3), tmp_path, resume=True)
 
 
+def test_resume_refuses_other_features_and_auto_starts_afresh(features, tmp_path):
+    """A finished run must not be handed back for features that changed (even by one value)."""
+    config = pdt_config(pairs_per_epoch=2 * 120)
+    first = train_pdt(features, config, tmp_path)
+    changed = np.array(features.features)
+    changed[0, 0, 0] += 1  # one spectrogram value
+    other = FeatureSet(changed, features.table, features.config)
+    assert other.fingerprint() != features.fingerprint()
+    with pytest.raises(ValueError, match="data: other features"):
+        train_pdt(other, config, tmp_path, resume=True)
+    again = train_pdt(other, config, tmp_path, resume="auto")
+    assert again.completed and again.steps == first.steps and "started afresh" in again.notes[-1]
+    assert train_pdt(other, config, tmp_path, resume=True).notes[-1].startswith("resumed at step")
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: pdt_config(lam=1.2), r"lam .*1\.2.*\[0, 1\]"),
     (lambda: pdt_config(lam=-0.5), r"lam .*\[0, 1\]"),
