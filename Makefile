@@ -54,7 +54,8 @@ report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/ (PARAMS
 	$(BIN)/python -m pdtlib.report $(REPORT_ARGS)
 
 lab: $(STAMP) ## Start JupyterLab in the project's environment (kernel python3)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP) ## Run the benchmarks in benchmarks/ and print their figures
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

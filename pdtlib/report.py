@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from . import paths
+from .progress import progress_enabled
 from .runs import environment_record, run_dir, update_record
 
 KERNEL = "python3"
@@ -96,6 +97,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
 
     books = notebooks()
     per_book = split_by_notebook(params, books)
+    cell_bar = progress_enabled()  # papermill's bar over each notebook's cells, when someone watches
     os.environ.setdefault("PDT_PROGRESS", "0")  # the kernels inherit it: no bars in executed notebooks
     if only:
         books = [nb for nb in books if any(nb.name.startswith(o) for o in only)]
@@ -111,7 +113,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
         try:
             papermill.execute_notebook(str(nb), str(out), parameters=per_book[nb], kernel_name=KERNEL,
                                        execution_timeout=timeout, cwd=str(paths.NOTEBOOKS),
-                                       progress_bar=False, log_output=False)
+                                       progress_bar=cell_bar, log_output=False)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             update_record(folder, status=f"{status} in {nb.name}",
