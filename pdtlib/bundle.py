@@ -39,9 +39,8 @@ import torch
 
 from . import EMOTIONS, __version__, paths
 from .atomic import atomic_path, write_json
-from .audio import fix_duration
 from .cache import DTYPE as FEATURE_DTYPE
-from .features import FeatureConfig, log_spectrogram
+from .features import FeatureConfig, log_spectrograms
 from .models import AudioEncoder, EncoderConfig, flops
 from .train import embed
 
@@ -94,8 +93,7 @@ class Bundle:
         vectors = np.empty((len(windows), self.embedding_dim), dtype=np.float32)
         for s in range(0, len(windows), batch_size):
             chunk = windows[s:s + batch_size]
-            batch = np.stack([fix_duration(w, cfg.duration, cfg.sample_rate) for w in chunk])  # (B, samples)
-            spec = log_spectrogram(batch, lengths=[len(w) for w in chunk], config=cfg)  # (B, 257, T)
+            spec = log_spectrograms(chunk, cfg)  # (B, 257, T)
             # Rounded as the feature cache stores them: the encoder and SVM were fit on these values.
             vectors[s:s + len(chunk)] = embed(self.encoder, spec.numpy().astype(FEATURE_DTYPE), batch_size=batch_size)
         owner = np.asarray(owner, dtype=np.int64)

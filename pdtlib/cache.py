@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from . import EMOTIONS, __version__, paths
-from .audio import fix_duration, load_audio
+from .audio import load_audio
 from .corpora.table import label_index, validate_table
-from .features import FeatureConfig, log_spectrogram
+from .features import FeatureConfig, log_spectrograms
 from .progress import progress as progress_bar
 
 # Bump when features.py changes what it computes for an unchanged FeatureConfig: every
@@ -190,10 +190,6 @@ def _write_features(table: pd.DataFrame, config: FeatureConfig, target: Path, ba
     for start in progress_bar(starts, enabled=progress, total=len(starts), desc="spectrograms", unit="batch"):
         batch_paths = table["path"].iloc[start:start + batch_size]
         waves = [load_audio(p, config.sample_rate) for p in batch_paths]  # AudioError names a bad file
-        lengths = [min(len(w), config.n_samples) for w in waves]
-        # Cropped or zero-padded to the duration; `lengths` lets the spectrogram pad each item
-        # as configured (repeat its last real frame), exactly as it would alone.
-        batch = np.stack([fix_duration(w, config.duration, config.sample_rate) for w in waves])
-        out[start:start + len(waves)] = log_spectrogram(batch, lengths=lengths, config=config).numpy().astype(DTYPE)
+        out[start:start + len(waves)] = log_spectrograms(waves, config).numpy().astype(DTYPE)
     out.flush()
     del out

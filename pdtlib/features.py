@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, fix_duration
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,12 @@ def _log_spectrogram(x: torch.Tensor, lengths: torch.Tensor, cfg: FeatureConfig,
             last = logp.gather(2, (valid - 1)[:, None, None].expand(-1, logp.shape[1], 1))  # (B, 257, 1)
             past = torch.arange(cfg.n_frames, device=x.device)[None, :] >= valid[:, None]  # (B, T)
             torch.where(past[:, None, :], last, logp, out=logp)
+
+
+def log_spectrograms(waves, config: FeatureConfig) -> torch.Tensor:
+    """A list of 1-D waves of any lengths -> `(B, 257, T)`: each cropped or padded exactly as
+    it would be alone (zero-padded to the duration, with its real length passed as `lengths`)."""
+    lengths = [min(len(w), config.n_samples) for w in waves]
+    batch = np.stack([fix_duration(np.asarray(w, dtype=np.float32), config.duration, config.sample_rate)
+                      for w in waves])  # (B, samples)
+    return log_spectrogram(batch, lengths=lengths, config=config)

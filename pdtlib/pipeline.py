@@ -173,11 +173,6 @@ def load_vectors(run: Path) -> dict:
         return {k: data[k] for k in data.files}
 
 
-def label_ids(labels) -> np.ndarray:
-    index = {e: i for i, e in enumerate(EMOTIONS)}
-    return np.array([index[str(l)] for l in labels], dtype=np.int64)
-
-
 # ---------------------------------------------------------------- scores and tables
 
 def protocol(table: pd.DataFrame, **choices) -> str:
@@ -200,19 +195,23 @@ def score_test(run: Path, name: str, table: pd.DataFrame, y_true, y_pred, **extr
     return metrics
 
 
-def write_table(run: Path, name: str, table: pd.DataFrame, title: str, notes: tuple[str, ...] = ()) -> Path:
-    """reports/<run>/<name>.csv and <name>.md (a titled markdown table with notes)."""
+def write_table(run: Path, name: str, table: pd.DataFrame, title: str, notes: tuple[str, ...] = (),
+                shown: pd.DataFrame | None = None) -> Path:
+    """reports/<run>/<name>.csv (every column of `table`) and <name>.md (a titled markdown table of
+    `shown`, default `table`, with notes)."""
     with atomic_path(run / f"{name}.csv") as tmp:
         table.to_csv(tmp, index=False)
-    text = "\n".join([f"# {title}", "", table.to_markdown(index=False, floatfmt=".2f"), "", *notes])
+    shown = table if shown is None else shown
+    text = "\n".join([f"# {title}", "", shown.to_markdown(index=False, floatfmt=".2f"), "", *notes])
     write_text(run / f"{name}.md", text.rstrip() + "\n")
     return run / f"{name}.md"
 
 
 def table3(run: Path, p) -> pd.DataFrame:
-    """The paper's five rows with this run's UA and WA (percent) from the metrics of 04 and 05.
+    """The paper's five rows with this run's UA and WA (percent) from the metrics of 01, 04 and 05.
 
     A traditional duration left out of `baseline_durations` stays empty (NaN)."""
+    corpus = read_metrics(run, "data", "01_data")["corpus"]
     rows = []
     for row in PAPER_TABLE3:
         if row["method"] != "traditional":
@@ -222,26 +221,20 @@ def table3(run: Path, p) -> pd.DataFrame:
         else:
             m = {"ua": float("nan"), "wa": float("nan")}
         rows.append({**row, "ua": round(100 * m["ua"], 2), "wa": round(100 * m["wa"], 2),
-                     "corpus": p.corpus if hasattr(p, "corpus") else "", "protocol": m.get("protocol", ""),
-                     "seed": p.seed})
+                     "corpus": corpus, "protocol": m.get("protocol", ""), "seed": p.seed})
     return pd.DataFrame(rows)
 
 
 def write_table3(run: Path, table: pd.DataFrame, notes: tuple[str, ...] = ()) -> Path:
     """reports/<run>/table3.csv and table3.md: the paper's UA beside this run's UA and WA."""
-    corpus = read_metrics(run, "data", "01_data")["corpus"]
-    table = table.assign(corpus=corpus)
-    first = table.iloc[-1]
-    notes = (f"Corpus: {corpus}; {first['protocol']}; seed {first['seed']}.",
+    last = table.iloc[-1]
+    notes = (f"Corpus: {last['corpus']}; {last['protocol']}; seed {last['seed']}.",
              "UA = mean per-class recall (balanced accuracy), WA = plain accuracy, both on the test split, in %.",
              *notes)
-    shown = table.rename(columns={"exp": "Exp", "method": "Method", "duration": "Duration (s)",
-                                  "paper_ua": "Paper UA", "ua": "This run UA", "wa": "This run WA"})
-    write_table(run, "table3", shown.drop(columns=["corpus", "protocol", "seed"]),
-                f"Table 3: UA on the test split, run `{run.name}`", notes)
-    with atomic_path(run / "table3.csv") as tmp:  # the csv keeps every column
-        table.to_csv(tmp, index=False)
-    return run / "table3.md"
+    shown = table.drop(columns=["corpus", "protocol", "seed"]).rename(columns={
+        "exp": "Exp", "method": "Method", "duration": "Duration (s)", "paper_ua": "Paper UA",
+        "ua": "This run UA", "wa": "This run WA"})
+    return write_table(run, "table3", table, f"Table 3: UA on the test split, run `{run.name}`", notes, shown)
 
 
 # ---------------------------------------------------------------- pairs

@@ -11,7 +11,7 @@ from pdtlib import cache, paths
 from pdtlib.audio import AudioError, load_audio
 from pdtlib.cache import FeatureSet, load_features
 from pdtlib.corpora.table import audio_duration
-from pdtlib.features import FeatureConfig, log_spectrogram
+from pdtlib.features import FeatureConfig, log_spectrogram, log_spectrograms
 
 # (file, seconds, rate, channels): shorter than 4 s (padded), longer (cut), 44.1 kHz stereo (resampled, downmixed)
 FILES = [("short.wav", 1.3, 16000, 1), ("long.wav", 4.6, 16000, 1), ("stereo.wav", 2.2, 44100, 2),
@@ -31,14 +31,14 @@ def table(tmp_path):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts the utterances log_spectrogram computes inside the cache builder."""
+    """Counts the utterances log_spectrograms computes inside the cache builder."""
     counter = {"utterances": 0}
 
     def counting(wave, *args, **kwargs):
         counter["utterances"] += len(wave)
-        return log_spectrogram(wave, *args, **kwargs)
+        return log_spectrograms(wave, *args, **kwargs)
 
-    monkeypatch.setattr(cache, "log_spectrogram", counting)
+    monkeypatch.setattr(cache, "log_spectrograms", counting)
     return counter
 
 
@@ -124,14 +124,14 @@ def test_an_interrupted_build_leaves_no_trusted_cache(table, monkeypatch):
         batches.append(len(wave))
         if len(batches) == 3:
             raise KeyboardInterrupt  # as a user's Ctrl-C mid-build
-        return log_spectrogram(wave, *args, **kwargs)
+        return log_spectrograms(wave, *args, **kwargs)
 
-    monkeypatch.setattr(cache, "log_spectrogram", fail_on_third_batch)
+    monkeypatch.setattr(cache, "log_spectrograms", fail_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
         load_features(table, FeatureConfig(), batch_size=1)
     assert feature_folders() == []  # neither the final folder nor the partial one
 
-    monkeypatch.setattr(cache, "log_spectrogram", log_spectrogram)
+    monkeypatch.setattr(cache, "log_spectrograms", log_spectrograms)
     features = load_features(table, FeatureConfig(), batch_size=1).features
     assert len(feature_folders()) == 1 and np.isfinite(features).all() and features[4].any()
 
