@@ -4,7 +4,7 @@
                                                     [--channels 32,64,128,128,128 16,32,64,128,128]
                                                     [--cuda-batch 256] [--threads N]
 
-Times the real training step (pdtlib.train.pdt_step_fn: forward, eq. 1 loss, backward, Adam)
+Times the real training step (pdtlib.train.PDTTrainer.fit_batch: forward, eq. 1 loss, backward, Adam)
 on random 257 x 400 float16 spectrograms, after 2 warm-up steps. `sampled` (paper) encodes
 2 utterances per pair, B pairs per step; `in-batch` encodes B utterances and scores their
 B(B-1)/2 pairs. Devices: CPU always, CUDA where present (bf16 autocast, channels_last, the
@@ -16,23 +16,35 @@ utterances per second in training on an H200.
 import argparse
 import time
 
+import tempfile
+
 import numpy as np
+import pandas as pd
 import torch
 
-from pdtlib.models import EncoderConfig, PDTModel, flops
+from pdtlib import EMOTIONS
+from pdtlib.features import FeatureConfig, FeatureSet
+from pdtlib.models import EncoderConfig, flops
 from pdtlib.pairs import pairs_per_batch
-from pdtlib.train import FeatureBatches, PDTConfig, prepare_model, pdt_step_fn, seed_everything
+from pdtlib.train import PDTConfig, PDTTrainer
+
+
+def random_features(n: int, frames: int) -> FeatureSet:
+    """n random float16 spectrograms, 4 balanced classes, one in eight rows in the val split."""
+    features = np.random.default_rng(0).normal(-5, 3, (n, 257, frames)).astype(np.float16)
+    table = pd.DataFrame({"utterance_id": [f"u{i}" for i in range(n)], "path": "", "speaker": "s", "session": 1,
+                          "gender": "", "duration_s": frames / 100,
+                          "label": [EMOTIONS[i % 4] for i in range(n)],
+                          "split": ["val" if i % 8 == 7 else "train" for i in range(n)]})
+    return FeatureSet(features, table, FeatureConfig(duration=frames / 100))
 
 
 def time_steps(mode: str, encoder: EncoderConfig, batch: int, steps: int, frames: int, device: torch.device) -> dict:
-    config = PDTConfig(encoder=encoder, mode=mode, batch_size=batch, duration=frames / 100)
-    seed_everything(0)
-    n = max(4 * batch, 256)
-    features = np.random.default_rng(0).normal(-5, 3, (n, 257, frames)).astype(np.float16)
-    labels = np.arange(n) % 4
-    model = prepare_model(PDTModel(config.encoder, config.discriminator), device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    step = pdt_step_fn(model, optimizer, config, labels, np.arange(n), FeatureBatches(features, device))
+    config = PDTConfig(encoder=encoder, mode=mode, batch_size=batch, eval_pairs=100)
+    features = random_features(max(4 * batch, 256), frames)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = PDTTrainer(features, config, run_dir, device)
+    step = trainer.fit_batch
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for k in range(2):
         step(k)

@@ -27,22 +27,24 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import pickle
-import shutil
-import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import skops.io as sio
 import torch
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from . import EMOTIONS, __version__, paths
-from .atomic import atomic_path, write_json
-from .cache import DTYPE as FEATURE_DTYPE
-from .features import FeatureConfig, log_spectrograms
+from .atomic import atomic_folder, atomic_path, write_json
+from .configs import from_dict
+from .features import FeatureConfig, encoder_input
+from .inference import embed
 from .models import AudioEncoder, EncoderConfig, flops
-from .train import embed
+from .runs import environment_record
 
 FORMAT = "pdt-model-bundle"
 FORMAT_VERSION = 1
@@ -93,9 +95,8 @@ class Bundle:
         vectors = np.empty((len(windows), self.embedding_dim), dtype=np.float32)
         for s in range(0, len(windows), batch_size):
             chunk = windows[s:s + batch_size]
-            spec = log_spectrograms(chunk, cfg)  # (B, 257, T)
-            # Rounded as the feature cache stores them: the encoder and SVM were fit on these values.
-            vectors[s:s + len(chunk)] = embed(self.encoder, spec.numpy().astype(FEATURE_DTYPE), batch_size=batch_size)
+            # (B, 257, T): exactly what the feature cache stored for training (features.encoder_input)
+            vectors[s:s + len(chunk)] = embed(self.encoder, encoder_input(chunk, cfg), batch_size=batch_size)
         owner = np.asarray(owner, dtype=np.int64)
         out = np.zeros((len(waves), self.embedding_dim), dtype=np.float64)
         np.add.at(out, owner, vectors)
@@ -169,13 +170,7 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
         raise TypeError(f"save_bundle: encoder must be an AudioEncoder, got {type(encoder).__name__}")
     if directory.exists() and any(directory.iterdir()) and not (directory / INFO).is_file():
         raise BundleError(f"{directory} exists and is not a model bundle (no {INFO}); not overwriting it")
-    import skops.io as sio
-
-    from .runs import environment_record
-
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.saving-", dir=directory.parent))
-    try:
+    with atomic_folder(directory, tag="saving") as tmp:
         state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
         with atomic_path(tmp / ENCODER) as f:
             torch.save(state, f)
@@ -199,33 +194,7 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
             "environment": environment_record(),
         }
         write_json(tmp / INFO, info)  # last: a folder without it is never a bundle
-        os.chmod(tmp, 0o777 & ~_umask())
-        _replace_folder(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; the partial save otherwise
     return directory
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Move folder `new` to `target`; an existing `target` is moved aside first and then deleted."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, old)  # onto the empty folder just made: atomic on POSIX
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _file_record(path: Path) -> dict:
@@ -274,16 +243,8 @@ def find_bundle(path) -> Path:
     if (folder / BUNDLE_DIR).is_dir() or (folder.is_dir() and folder.name == BUNDLE_DIR):
         raise BundleError(f"{folder} holds an incomplete model bundle (no {INFO}): run notebook 04 "
                           f"(or `make report`) again")
-    raise BundleError(f"no model bundle in {shown_path(folder)}: run `make report` first (notebook 04 writes "
+    raise BundleError(f"no model bundle in {paths.shown(folder, Path.cwd())}: run `make report` first (notebook 04 writes "
                       f"reports/<run>/{BUNDLE_DIR}/), or give a run folder, a run name or a bundle folder")
-
-
-def shown_path(path) -> str:
-    """`path` relative to the working directory when it lies below it (reports/x), else as it is."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def load_bundle(path) -> Bundle:
@@ -307,9 +268,8 @@ def load_bundle(path) -> Bundle:
                               "mixed with another bundle's; save the bundle again")
 
     try:
-        encoder_config = EncoderConfig.from_dict(info["encoder"]["config"])
-        names = {f.name for f in fields(FeatureConfig)}
-        feature_config = FeatureConfig(**{k: v for k, v in info["features"].items() if k in names})
+        encoder_config = from_dict(EncoderConfig, info["encoder"]["config"])
+        feature_config = from_dict(FeatureConfig, info["features"])
         labels = tuple(info["labels"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{folder / INFO} lacks or garbles the encoder, features or labels entry ({exc!r}): "
@@ -334,8 +294,6 @@ def load_bundle(path) -> Bundle:
 def load_svm(path):
     """A Pipeline(StandardScaler, SVC) from a skops file, refusing any type outside skops' default
     trust and TRUSTED_TYPES before anything is built, and any other structure after."""
-    import skops.io as sio
-
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # not a skops zip at all
@@ -350,10 +308,6 @@ def load_svm(path):
 
 
 def _check_pipeline(pipeline, where: str) -> None:
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
     kinds = [type(step) for _, step in pipeline.steps] if type(pipeline) is Pipeline else None
     if kinds != [StandardScaler, SVC]:
         found = type(pipeline).__name__ + (f"({', '.join(k.__name__ for k in kinds)})" if kinds else "")

@@ -15,9 +15,10 @@ Rewriting or re-exporting a file changes its mtime, so the key changes; only an 
 restores both size and mtime (`touch -r`, `rsync -t` of same-sized audio) goes unseen — delete
 the cache folder then. A stale cache is never used: it simply is not at the new key.
 
-A build writes into a hidden temporary folder beside the final one (meta.json last) and
-renames it into place only when complete, so an interrupted build never leaves a cache that
-is later trusted; the next call builds afresh.
+A build writes into a hidden temporary folder beside the final one (atomic.atomic_folder,
+meta.json last) and renames it into place only when complete, so an interrupted build never
+leaves a cache that is later trusted; the next call builds afresh. What is stored is
+features.encoder_input, the encoder's input as features.py defines it (float16).
 """
 
 from __future__ import annotations
@@ -26,75 +27,18 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import EMOTIONS, __version__, paths
+from . import __version__, paths
+from .atomic import atomic_folder
 from .audio import load_audio
-from .corpora.table import label_index, validate_table
-from .features import FeatureConfig, log_spectrograms
+from .corpora.table import validate_table
+from .features import DTYPE, FORMAT, FeatureConfig, FeatureSet, encoder_input
 from .progress import progress as progress_bar
-
-# Bump when features.py changes what it computes for an unchanged FeatureConfig: every
-# existing cache then misses and is rebuilt.
-FORMAT = 2  # 2: log_spectrogram writes power with mul + addcmul (last-bit differences)
-# float16 is enough for log-power: samples in [-1, 1] bound the power by (sum of the Hamming
-# window)^2 = 172.8^2, so values lie in [log(1e-10), log(29860)] = [-23.0, +10.3] (about
-# [-23, +20] with any margin), far inside float16's +-65504; its 11-bit mantissa rounds them by
-# at most 0.008, far under the spread of speech spectrograms, at half the disk and memory of
-# float32 (IEMOCAP at 4 s: 5531 x 257 x 400 x 2 bytes = 1.1 GB).
-DTYPE = np.float16
-
-
-@dataclass
-class FeatureSet:
-    """Spectrograms aligned with their utterance table: `features[i]` is `table.iloc[i]`.
-
-    features: `(N, 257, T)` array, float16 memmap from the cache (float32 also accepted).
-    table:    the utterance table (pdtlib.corpora.table.COLUMNS), index 0..N-1.
-    config:   the FeatureConfig that made the features (its duration fixes T).
-    """
-
-    features: np.ndarray
-    table: pd.DataFrame
-    config: FeatureConfig
-    key: str | None = None  # the cache key when loaded by load_features
-
-    def __post_init__(self):
-        if len(self.features) != len(self.table):
-            raise ValueError(f"FeatureSet: {len(self.features)} spectrograms for {len(self.table)} table rows")
-        self.table = self.table.reset_index(drop=True)
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    @property
-    def labels(self) -> np.ndarray:
-        """`(N,)` int64 indices into EMOTIONS (0 happy, 1 angry, 2 neutral, 3 sad)."""
-        return label_index(self.table["label"]).to_numpy()
-
-    def indices(self, *splits: str) -> np.ndarray:
-        """Row indices of the utterances in any of `splits` ("train", "val", "test")."""
-        return np.flatnonzero(self.table["split"].isin(splits).to_numpy())
-
-    def fingerprint(self) -> str:
-        """What identifies these features for a checkpoint: the cache key, which covers the files,
-        labels, splits and config; for features built in memory, a hash of the same and the array."""
-        if self.key is not None:
-            return self.key
-        digest = hashlib.sha256(json.dumps([FORMAT, self.config.to_dict()]).encode())
-        digest.update(self.table[["utterance_id", "label", "split"]].to_csv(index=False).encode())
-        digest.update(np.ascontiguousarray(self.features).tobytes())
-        return digest.hexdigest()[:20]
-
-    def class_names(self) -> tuple[str, ...]:
-        return EMOTIONS
 
 
 def load_features(table: pd.DataFrame, config: FeatureConfig, *, cache_root=None, batch_size: int = 32,
@@ -158,12 +102,9 @@ def _is_complete(folder: Path, key: str) -> bool:
 
 
 def _build(table, fingerprints, config: FeatureConfig, folder: Path, key: str, batch_size: int, progress) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
     if folder.exists():  # incomplete or foreign: never trusted, replaced below
         warnings.warn(f"feature cache {folder} is incomplete or damaged; rebuilding it", stacklevel=3)
-        shutil.rmtree(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.building-", dir=folder.parent))
-    try:
+    with atomic_folder(folder, tag="building") as tmp:
         _write_features(table, config, tmp / "features.npy", batch_size, progress)
         table.assign(file_size=fingerprints["file_size"], mtime_ns=fingerprints["mtime_ns"]).to_csv(
             tmp / "index.csv", index=False)
@@ -174,13 +115,6 @@ def _build(table, fingerprints, config: FeatureConfig, folder: Path, key: str, b
                 "key_inputs": "FORMAT, config, and per utterance (utterance_id, path, file_size, mtime_ns, "
                               "label, split) in index.csv order"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")  # last: marks the build complete
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not _is_complete(folder, key):  # else another process finished the same build first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # nothing left after a rename; the partial build otherwise
 
 
 def _write_features(table: pd.DataFrame, config: FeatureConfig, target: Path, batch_size: int, progress) -> None:
@@ -190,6 +124,6 @@ def _write_features(table: pd.DataFrame, config: FeatureConfig, target: Path, ba
     for start in progress_bar(starts, enabled=progress, total=len(starts), desc="spectrograms", unit="batch"):
         batch_paths = table["path"].iloc[start:start + batch_size]
         waves = [load_audio(p, config.sample_rate) for p in batch_paths]  # AudioError names a bad file
-        out[start:start + len(waves)] = log_spectrograms(waves, config).numpy().astype(DTYPE)
+        out[start:start + len(waves)] = encoder_input(waves, config)
     out.flush()
     del out

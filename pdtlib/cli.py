@@ -30,9 +30,13 @@ import pandas as pd
 import soundfile as sf
 
 from . import __version__, paths
+from .atomic import atomic_path
 from .audio import AudioError, load_audio
+from .corpora import CorpusError, load_manifest
+from .progress import progress
 
-# pdtlib.bundle (torch, scikit-learn) is imported once the arguments are parsed: `--help` stays instant.
+# pdtlib.bundle and pdtlib.evaluate (torch, scikit-learn: seconds to import) are imported where
+# they are used, once the arguments are parsed, so that `pdt --help` stays instant.
 if TYPE_CHECKING:
     from .bundle import Bundle
 
@@ -97,16 +101,13 @@ def _is_audio(path: Path) -> bool:
 
 
 def _manifest_items(path: Path, arg: str, fail: Failures) -> list[Item]:
-    from .bundle import shown_path
-    from .corpora import CorpusError, load_manifest
-
     try:
         with contextlib.redirect_stdout(sys.stderr):  # its notes on dropped labels are not output
             table = load_manifest(path)
     except CorpusError as exc:
         fail(f"manifest {arg}: {exc}")
         return []
-    return [Item(Path(r.path), shown_path(r.path), str(r.utterance_id), str(r.label), str(r.speaker), str(r.split))
+    return [Item(Path(r.path), paths.shown(r.path, Path.cwd()), str(r.utterance_id), str(r.label), str(r.speaker), str(r.split))
             for r in table.itertuples(index=False)]
 
 
@@ -184,8 +185,6 @@ def _count(n: int, noun: str) -> str:
 def embed_items(bundle: Bundle, items: list[Item], *, segments: bool, batch_size: int, fail: Failures,
                 desc: str) -> tuple[list[Item], np.ndarray]:
     """Load, convert and embed `items` `batch_size` files at a time -> the items read and their vectors."""
-    from .progress import progress
-
     conversions = Conversions(bundle, segments)
     done, vectors = [], []
     bar = progress(total=len(items), desc=desc, unit="file", file=sys.stderr,
@@ -230,8 +229,6 @@ def vector_table(items: list[Item], vectors: np.ndarray) -> pd.DataFrame:
 
 def write_vectors(path: Path, items: list[Item], vectors: np.ndarray) -> None:
     """`.npz` (the keys of work/vectors.npz: vectors, utterance_id, ... ), `.csv` or `.parquet`, atomically."""
-    from .atomic import atomic_path
-
     with atomic_path(path) as tmp:
         if path.suffix == ".npz":
             with open(tmp, "wb") as f:
@@ -322,10 +319,8 @@ def cmd_info(args, fail: Failures) -> int:
 
 def describe(bundle: Bundle) -> str:
     """What `pdt info` prints: corpus, parameters and scores of a bundle, one labelled line each."""
-    from .bundle import shown_path
-
     info, cfg, enc = bundle.info, bundle.feature_config, bundle.encoder_config
-    lines = [("model", f"{shown_path(bundle.path)} (created {info.get('created', '?')}, pdtlib "
+    lines = [("model", f"{paths.shown(bundle.path, Path.cwd())} (created {info.get('created', '?')}, pdtlib "
                        f"{info.get('pdtlib_version', '?')}, git "
                        f"{str(_get(info, 'environment', 'git', 'commit'))[:10]})"),
              ("labels", ", ".join(bundle.labels))]
@@ -401,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pdt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    model_help = (f"a report run folder (reports/<run>), a run name, or a bundle folder (holding bundle.json); "
+    model_help = ("a report run folder (reports/<run>), a run name, or a bundle folder (holding bundle.json); "
                   "default: reports/default, the run `make report` makes (its model/ folder)")
     inputs_help = ("audio files (any rate, mono or stereo; " + ", ".join(AUDIO_EXTENSIONS) + "), folders "
                    "(searched recursively) or manifest CSVs (path,label,speaker,split columns, see README)")

@@ -147,9 +147,10 @@ def evaluate_predictions(y_true, y_pred) -> dict:
     }
 
 
-def classification_summary(y_true, y_pred) -> pd.DataFrame:
-    """One row per emotion: support, number predicted, recall, precision (NaN where undefined)."""
-    counts = confusion_matrix(y_true, y_pred, labels=range(len(EMOTIONS)))
+def classification_summary(confusion_counts) -> pd.DataFrame:
+    """One row per emotion of a (4, 4) confusion (rows true, columns predicted): support, number
+    predicted, recall, precision (NaN where undefined)."""
+    counts = np.asarray(confusion_counts)
     predicted = counts.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(predicted > 0, np.diag(counts) / predicted, np.nan)

@@ -32,12 +32,25 @@ Classifier (§4.1, the "traditional method"): the same encoder, then FC 256 -> 4
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 
 from . import EMOTIONS
+
+
+class ConvBlock(NamedTuple):
+    """One Conv-BN-ReLU(-pool) block and the (frequency, time) size of the map it makes."""
+
+    c_in: int
+    c_out: int
+    kernel: int
+    stride: int
+    pool: bool  # 2x2 max-pool after the ReLU
+    conv_size: tuple[int, int]  # (F, T) after the convolution, before pooling
+    out_size: tuple[int, int]  # (F, T) the block hands on
 
 
 @dataclass
@@ -60,14 +73,22 @@ class EncoderConfig:
         if not 0 <= self.pool_blocks <= len(self.channels):
             raise ValueError(f"EncoderConfig.pool_blocks must be in [0, {len(self.channels)}], got {self.pool_blocks}")
 
+    def blocks(self, frames: int = 400) -> list[ConvBlock]:
+        """The conv blocks in order, with their map sizes for a `frames`-long input: the one walk
+        through the stack that the encoder, `map_shape` and `flops` all read."""
+        out, c_in, size = [], 1, (self.n_bins, frames)
+        for i, c_out in enumerate(self.channels):
+            k, s = (self.first_kernel, self.first_stride) if i == 0 else (self.kernel, 1)
+            conv = tuple((n + 2 * (k // 2) - k) // s + 1 for n in size)  # padding k // 2
+            pool = i < self.pool_blocks
+            size = tuple(n // 2 for n in conv) if pool else conv
+            out.append(ConvBlock(c_in, c_out, k, s, pool, conv, size))
+            c_in = c_out
+        return out
+
     def map_shape(self, frames: int) -> tuple[int, int, int]:
         """(channels, frequency, time) of the last block's map for a `frames`-long input."""
-        f, t = self.n_bins, frames
-        for i in range(len(self.channels)):
-            k, s = (self.first_kernel, self.first_stride) if i == 0 else (self.kernel, 1)
-            f, t = (f + 2 * (k // 2) - k) // s + 1, (t + 2 * (k // 2) - k) // s + 1
-            if i < self.pool_blocks:
-                f, t = f // 2, t // 2
+        f, t = self.blocks(frames)[-1].out_size
         if f < 1 or t < 1:
             raise ValueError(f"an input of {frames} frames is too short for this encoder (last map {f} x {t})")
         return self.channels[-1], f, t
@@ -80,10 +101,6 @@ class EncoderConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "EncoderConfig":
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-
 
 def flops(config: EncoderConfig = EncoderConfig(), frames: int = 400) -> int:
     """Forward FLOPs of `AudioEncoder(config)` on one (n_bins, frames) input.
@@ -91,15 +108,8 @@ def flops(config: EncoderConfig = EncoderConfig(), frames: int = 400) -> int:
     2 FLOPs per multiply-add of the conv and linear layers, the convention of
     torch.utils.flop_counter; batch norm, ReLU, pooling and biases are left out (under 2%).
     """
-    total, f, t, c_in = 0, config.n_bins, frames, 1
-    for i, c_out in enumerate(config.channels):
-        k, s = (config.first_kernel, config.first_stride) if i == 0 else (config.kernel, 1)
-        f, t = (f + 2 * (k // 2) - k) // s + 1, (t + 2 * (k // 2) - k) // s + 1
-        total += 2 * c_out * c_in * k * k * f * t
-        if i < config.pool_blocks:
-            f, t = f // 2, t // 2
-        c_in = c_out
-    return total + 2 * config.head_features * config.embedding_dim
+    conv = sum(2 * b.c_out * b.c_in * b.kernel ** 2 * b.conv_size[0] * b.conv_size[1] for b in config.blocks(frames))
+    return conv + 2 * config.head_features * config.embedding_dim
 
 
 class AudioEncoder(nn.Module):
@@ -108,15 +118,13 @@ class AudioEncoder(nn.Module):
     def __init__(self, config: EncoderConfig = EncoderConfig()):
         super().__init__()
         self.config = config
-        layers, c_in = [], 1
-        for i, c_out in enumerate(config.channels):
-            k, s = (config.first_kernel, config.first_stride) if i == 0 else (config.kernel, 1)
-            layers += [nn.Conv2d(c_in, c_out, k, stride=s, padding=k // 2, bias=False),  # BN has the bias
-                       nn.BatchNorm2d(c_out)]
+        layers = []
+        for b in config.blocks():
+            layers += [nn.Conv2d(b.c_in, b.c_out, b.kernel, stride=b.stride, padding=b.kernel // 2, bias=False),
+                       nn.BatchNorm2d(b.c_out)]  # BN has the bias
             # ReLU then max-pool equals max-pool then ReLU (ReLU is monotone), values and gradients
             # alike; pooling first runs the ReLU on a quarter of the map.
-            layers += [nn.MaxPool2d(2), nn.ReLU(inplace=True)] if i < config.pool_blocks else [nn.ReLU(inplace=True)]
-            c_in = c_out
+            layers += [nn.MaxPool2d(2), nn.ReLU(inplace=True)] if b.pool else [nn.ReLU(inplace=True)]
         self.blocks = nn.Sequential(*layers)
         self.fc = nn.Linear(config.head_features, config.embedding_dim)
         # channels_last: about 1.8x faster on a CPU (oneDNN) and the fast layout on a GPU;

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .seeds import Stream, stream_rng
+
 POSITIVE_FRACTION = 1 / 3  # paper §3: "33% positive samples"
-# Stream tags: the same seed gives independent streams for each use.
-_SAMPLED, _BALANCED, _EVAL = 0, 1, 2
 
 
 class _ByClass:
@@ -89,7 +89,7 @@ class PairSampler:
             raise ValueError("pairs: no class has two utterances, so there are no same-emotion pairs")
 
     def batch(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, _SAMPLED, int(k)])
+        rng = stream_rng(self.seed, Stream.SAMPLED_PAIRS, k)
         g, n = self.groups, self.batch_size
         same = rng.random(n) < self.positive_fraction  # (n,) bool
         u = rng.random(n)  # position of j inside its candidate range
@@ -127,7 +127,7 @@ class BalancedBatchSampler:
         self.seed = int(seed)
 
     def batch(self, k: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, _BALANCED, int(k)])
+        rng = stream_rng(self.seed, Stream.BALANCED_BATCHES, k)
         g, n_cls = self.groups, len(self.groups.classes)
         share = np.full(n_cls, self.batch_size // n_cls)
         share[rng.choice(n_cls, self.batch_size % n_cls, replace=False)] += 1
@@ -203,7 +203,7 @@ def evaluation_pairs(labels, pool=None, n_pairs: int = 50_000, positive_fraction
     """
     g = _ByClass(np.asarray(labels), pool)
     positive_fraction = _check_fraction(positive_fraction)
-    rng = np.random.default_rng([int(seed), _EVAL])
+    rng = stream_rng(seed, Stream.EVALUATION_PAIRS)
     n_cls = len(g.classes)
     same_sizes = g.count * (g.count - 1) // 2  # (K,) same pairs per class
     cross = [(c, d) for c in range(n_cls) for d in range(c + 1, n_cls)]

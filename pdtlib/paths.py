@@ -50,10 +50,12 @@ def reports_dir() -> Path:
     return _from_env("PDT_REPORTS", _base() / "reports")
 
 
-def shown(path) -> str:
-    """`path` relative to the project root when inside it (run records stay machine-independent)."""
+def shown(path, base=None) -> str:
+    """`path` relative to `base` when it lies below it, else absolute; `base` defaults to the
+    project root (run records stay machine-independent). The `pdt` command passes the working
+    directory, so messages show paths as the user would type them."""
     path = Path(path).resolve()
     try:
-        return str(path.relative_to(PROJ_ROOT))
+        return str(path.relative_to(Path(base).resolve() if base is not None else PROJ_ROOT))
     except ValueError:
         return str(path)

@@ -7,56 +7,38 @@ shared parameter is `run`, and a notebook run out of order says which one to run
     01_data        corpus_table, save_table, run_features      -> work/corpus.csv, table1, caches
     02_pairing     run_table, run_features                       (looks only)
     03_train_pdt   pdt_config, train_pdt                          -> checkpoints/pdt/
-    04_svm_eval    load_pdt, embed, fit_svm, save_vectors          -> work/vectors.npz, metrics/pdt_svm.json
-    05_traditional classifier_config, train_classifier, table3    -> metrics/traditional_*s.json, table3.*
+    04_svm_eval    load_pdt_encoder, embed, fit_svm, save_vectors -> work/vectors.npz, metrics/pdt_svm.json
+    05_traditional classifier_config, train_classifier            -> metrics/traditional_*s.json
     06_tsne        load_vectors, tsne                              -> figures/fig3_tsne.*
     07_confusion   read_metrics                                    -> figures/fig4_confusion.*
+    08_table3      table3, write_table3                            -> table3.*, figures/table3.*
+
+Every notebook reads its parameters with pdtlib.params.resolve.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import torch
+
 from . import EMOTIONS, paths
 from .atomic import atomic_path, write_text
-from .cache import FeatureSet, load_features
+from .cache import load_features
+from .checkpoints import load_encoder
 from .corpora import SyntheticConfig, load_corpus, validate_table
 from .corpora.synthetic import default_root
 from .evaluate import PAPER_TABLE3, evaluate_predictions
-from .features import FeatureConfig
+from .features import FeatureConfig, FeatureSet
 from .models import AudioEncoder, EncoderConfig
-from .report import load_params
-from .runs import read_metrics, require, run_dir, update_record, write_metrics
-from .train import ClassifierConfig, PDTConfig, load_checkpoint
+from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
+from .runs import read_metrics, require, run_dir, write_metrics
+from .train import ClassifierConfig, PDTConfig
 
-# ---------------------------------------------------------------- parameters
-
-def default_params() -> dict:
-    return load_params(paths.PARAMS / "default.yaml")
-
-
-def smoke_from_env() -> bool:
-    """PDT_SMOKE=1: nbval runs notebooks without papermill, so the smoke switch also comes from here."""
-    return os.environ.get("PDT_SMOKE", "0").strip().lower() in ("1", "true", "yes")
-
-
-def resolve(namespace: dict) -> SimpleNamespace:
-    """A notebook's parameters: the names of params/default.yaml found in `namespace` (the
-    notebook's globals after papermill's injection). When its `smoke` is true or PDT_SMOKE=1,
-    params/smoke.yaml is laid over them, so any way of running the notebook gets smoke sizes."""
-    names = default_params()
-    values = {k: namespace[k] for k in names if k in namespace}
-    values["smoke"] = bool(values.get("smoke")) or smoke_from_env()
-    if values["smoke"]:
-        overlay = load_params(paths.PARAMS / "smoke.yaml")
-        values.update({k: v for k, v in overlay.items() if k in values})
-    return SimpleNamespace(**values)
-
+# ---------------------------------------------------------------- run folder
 
 def folder(p) -> Path:
     """reports/<run>/ of these parameters."""
@@ -123,16 +105,17 @@ def encoder_config(channels) -> EncoderConfig:
 
 
 def pdt_config(p) -> PDTConfig:
+    """The PDT's training config; its input duration is the features' (`duration`)."""
     return PDTConfig(encoder=encoder_config(p.encoder_channels), mode=p.pdt_mode, lam=p.pdt_lambda,
                      margin=p.pdt_margin, lr=p.pdt_lr, batch_size=p.pdt_batch,
                      pairs_per_epoch=p.pdt_pairs_per_epoch, epochs=p.pdt_epochs,
-                     evals_per_epoch=p.pdt_evals_per_epoch, duration=p.duration, seed=p.seed)
+                     evals_per_epoch=p.pdt_evals_per_epoch, seed=p.seed)
 
 
-def classifier_config(p, duration: float) -> ClassifierConfig:
+def classifier_config(p) -> ClassifierConfig:
+    """The traditional baseline's training config; its duration is the features' it is given."""
     return ClassifierConfig(encoder=encoder_config(p.encoder_channels), lr=p.baseline_lr,
-                            batch_size=p.baseline_batch, epochs=p.baseline_epochs, duration=float(duration),
-                            seed=p.seed)
+                            batch_size=p.baseline_batch, epochs=p.baseline_epochs, seed=p.seed)
 
 
 def pdt_dir(run: Path) -> Path:
@@ -144,14 +127,9 @@ def baseline_dir(run: Path, duration: float) -> Path:
 
 
 def load_pdt_encoder(run: Path) -> tuple[AudioEncoder, dict]:
-    """The encoder of the PDT checkpoint selected on validation (best.pt), in eval mode."""
-    best = require(pdt_dir(run) / "best.pt", "03_train_pdt", "the trained PDT (best.pt)")
-    ckpt = load_checkpoint(best)
-    config = PDTConfig(**{k: v for k, v in ckpt["config"].items() if k in PDTConfig.__dataclass_fields__})
-    encoder = AudioEncoder(config.encoder)
-    encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in ckpt["model"].items()
-                             if k.startswith("encoder.")})
-    return encoder.eval(), {"config": ckpt["config"], "best": ckpt.get("best", {})}
+    """The encoder of the PDT checkpoint selected on validation (best.pt), in eval mode, and what
+    checkpoints.load_encoder says of it (its config, features and selection)."""
+    return load_encoder(require(pdt_dir(run) / "best.pt", "03_train_pdt", "the trained PDT (best.pt)"))
 
 
 # ---------------------------------------------------------------- vectors
@@ -242,10 +220,6 @@ def write_table3(run: Path, table: pd.DataFrame, notes: tuple[str, ...] = ()) ->
 def pairing_summary(labels, train, val, *, batch_size: int, n_pairs: int, seed: int) -> dict:
     """What the PDT sees: the sampled pairs of one epoch (positive share, which classes meet),
     the pairs and positive weight of one in-batch step, and the fixed evaluation pair set."""
-    import torch
-
-    from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
-
     sampler = PairSampler(labels, train, batch_size, seed=seed)
     counts = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=np.int64)
     n, n_same = 0, 0

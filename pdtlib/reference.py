@@ -5,7 +5,7 @@ Per frequency band, the mean and the standard deviation over time of the log-spe
 modulation depth), standardised and fed to a linear SVM with balanced class weights. It sees
 loudness, spectral tilt and the F0 region, but no contour shape or timing, so it sets a floor
 that the paper's CNNs should beat. The generated corpus is calibrated against it (between
-45% and 75% UA on Session 5, trained on Sessions 1-3; see corpora/synthetic.py).
+45% and 75% UA on Session 5, trained on Sessions 1-3; see corpora/synthetic/).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""`make report`: run notebooks 01 -> 07 in order with papermill and record the run.
+"""`make report`: run the numbered notebooks in order with papermill and record the run.
 
     python -m pdtlib.report --params params/default.yaml [--set key=value ...]
 
 Parameters come from one YAML file (`params/*.yaml`), with `--set` overrides parsed as
 YAML scalars (so `--set seed=3` is an int and `--set iemocap_root=/data/x` a string;
-papermill's `-p` would guess types). Each notebook receives only the parameters its
-`parameters` cell declares; a key that no notebook declares is an error (a typo would
-otherwise be ignored silently). Executed notebooks go to `reports/<run>/notebooks/`,
+papermill's `-p` would guess types); pdtlib.params reads and checks them. Each notebook
+receives only the parameters its `parameters` cell declares; a key that no notebook
+declares is an error (a typo would otherwise be ignored silently). Executed notebooks go to `reports/<run>/notebooks/`,
 never over their sources; `run.json` records the parameters, the environment and the
 wall time of each notebook as it finishes, so an interrupted run still says how far it got.
 """
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
-import yaml
+import papermill
 
+from . import params as parameters
 from . import paths
 from .progress import progress_enabled
 from .runs import environment_record, run_dir, update_record
@@ -40,44 +40,7 @@ def notebooks() -> list[Path]:
 
 def declared_parameters(notebook: Path) -> dict:
     """Names and default values in the notebook's `parameters` cell."""
-    import papermill
-
     return papermill.inspect_notebook(str(notebook))
-
-
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
-
-
-def _numbers(value):
-    """YAML 1.1 (PyYAML) reads `1e-4` as a string: read such strings as the floats they mean."""
-    if isinstance(value, str) and _NUMBER.match(value.strip()):
-        return float(value)
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value
-
-
-def load_params(params_file, overrides: list[str] = ()) -> dict:
-    """The YAML file's parameters with `key=value` overrides applied."""
-    path = Path(params_file)
-    if not path.is_absolute() and not path.exists():
-        path = paths.PROJ_ROOT / path
-    if not path.is_file():
-        raise SystemExit(f"report: parameter file {params_file} not found (see {paths.PARAMS})")
-    params = {k: _numbers(v) for k, v in (yaml.safe_load(path.read_text()) or {}).items()}
-    corpus = params.get("corpus")
-    named = set()
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"report: --set takes key=value, got {item!r}")
-        named.add(key.strip())
-        params[key.strip()] = _numbers(yaml.safe_load(value)) if value.strip() else ""
-    if "corpus" in named and "run" not in named and params["corpus"] != corpus:
-        # another corpus must not overwrite the parameter file's run (e.g. the committed default)
-        params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
-        print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
-    return params
 
 
 def split_by_notebook(params: dict, books: list[Path]) -> dict[Path, dict]:
@@ -86,15 +49,13 @@ def split_by_notebook(params: dict, books: list[Path]) -> dict[Path, dict]:
     known = set().union(*declared.values())
     unknown = sorted(set(params) - known)
     if unknown:
-        raise SystemExit(f"report: unknown parameter(s) {unknown}; the notebooks declare {sorted(known)}")
+        raise ValueError(f"unknown parameter(s) {unknown}; the notebooks declare {sorted(known)}")
     return {nb: {k: v for k, v in params.items() if k in names} for nb, names in declared.items()}
 
 
 def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_TIMEOUT_S,
             params_file: str = "") -> Path:
     """Run the notebooks in order into `reports/<run>/`; return the run folder."""
-    import papermill
-
     books = notebooks()
     per_book = split_by_notebook(params, books)
     cell_bar = progress_enabled()  # papermill's bar over each notebook's cells, when someone watches
@@ -131,8 +92,6 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
 
 def prepare(params: dict, out_dir) -> list[Path]:
     """Papermill-prepared copies (parameters injected, nothing run) for nbval to execute."""
-    import papermill
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -155,11 +114,15 @@ def main(argv=None) -> int:
     parser.add_argument("--prepare-only", metavar="DIR", help="write parameterised copies to DIR, run nothing")
     args = parser.parse_args(argv)
 
-    params = load_params(args.params, args.overrides)
-    if args.prepare_only:
-        for path in prepare(params, args.prepare_only):
-            print(path)
-        return 0
+    try:
+        params = parameters.load(args.params, args.overrides)
+        if args.prepare_only:
+            for path in prepare(params, args.prepare_only):
+                print(path)
+            return 0
+        split_by_notebook(params, notebooks())  # an undeclared key fails before any notebook runs
+    except ValueError as exc:
+        raise SystemExit(f"report: {exc}") from None
     folder = execute(params, only=args.only, timeout=args.timeout, params_file=args.params)
     print(f"report: complete, see {folder}/table3.md")
     return 0

@@ -91,7 +91,7 @@ def git_commit() -> dict:
 
 
 def device_description() -> dict:
-    import torch
+    import torch  # here, not at the top: reading metrics and run records needs no torch
 
     info = {"cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.is_available()}

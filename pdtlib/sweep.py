@@ -1,5 +1,10 @@
 """Sweep over the PDT's m (eq. 2) and λ (eq. 1) in Table 2's ranges, selected on validation pairs.
 
+    python -m pdtlib.sweep --run default [--margins 0 0.1 0.2 0.3] [--lams 0 0.5 0.9 1] [--pairs 5000]
+
+runs the grid on a report run's training features (notebook 01 must have run) with that run's
+PDT settings and prints the ranked table; results go to reports/<run>/sweep/.
+
 Table 2 searches m in [0, 0.3] (best 0.1) and λ in [0, 1] (best 0.9). Each setting is one short
 `train_pdt` run from the same base config and seed (same batches, same evaluation pairs), in its
 own sub-folder of `run_dir` (a finished setting is read back, not retrained). Settings are ranked
@@ -10,12 +15,15 @@ cosine accuracy, then grid order.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from .cache import FeatureSet
+from . import params, pipeline
+from .features import FeatureSet
+from .runs import read_record, run_dir
 from .train import PDTConfig, train_pdt
 
 MARGIN_RANGE = (0.0, 0.3)  # Table 2
@@ -60,3 +68,26 @@ def sweep_pdt(features: FeatureSet, base: PDTConfig, run_dir, *, margins=(0.0, 0
     best = {"margin": float(top["margin"]), "lam": float(top["lam"]), select_on: float(top[select_on]),
             "run_dir": top["run_dir"]}
     return table, best
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pdtlib.sweep", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="default", help="a report run whose notebook 01 has run (reports/<run>)")
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3], help="m values, Table 2")
+    parser.add_argument("--lams", type=float, nargs="+", default=[0.0, 0.5, 0.9, 1.0], help="λ values, Table 2")
+    parser.add_argument("--pairs", type=int, default=5000, help="training pairs per setting (keep it brief)")
+    args = parser.parse_args(argv)
+    folder = run_dir(args.run)
+    recorded = read_record(folder).get("params") or params.defaults()
+    p = params.resolve(recorded)
+    features = pipeline.run_features(folder, p.duration)
+    base = replace(pipeline.pdt_config(p), pairs_per_epoch=args.pairs, epochs=1, evals_per_epoch=2)
+    table, best = sweep_pdt(features, base, folder / "sweep", margins=args.margins, lams=args.lams)
+    print(table.drop(columns="run_dir").to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print(f"best on validation: m = {best['margin']:g}, λ = {best['lam']:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""IEMOCAP -> the utterance table (protocol.md, "IEMOCAP facts"; paper §3).
+"""IEMOCAP -> the utterance table (docs/protocol.md, section 3; paper §3).
 
 Reads the categorical labels from `SessionN/dialog/EmoEvaluation/<dialog>.txt` (regular
 `.txt` files only: that folder also holds sub-folders of per-annotator files), keeps
@@ -34,10 +34,10 @@ SESSIONS = (1, 2, 3, 4, 5)
 LABEL_DIR = Path("dialog", "EmoEvaluation")
 WAV_DIR = Path("sentences", "wav")
 
-# Categorical codes kept for the 4-class task; excited is merged into happy (protocol.md).
+# Categorical codes kept for the 4-class task; excited is merged into happy (docs/protocol.md).
 CODES = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
 
-# Kept utterances per session on the full release (protocol.md; the paper's Table 1 by split).
+# Kept utterances per session on the full release (docs/protocol.md; the paper's Table 1 by split).
 EXPECTED_COUNTS = {
     1: {"neutral": 384, "happy": 278, "angry": 229, "sad": 194},
     2: {"neutral": 362, "happy": 327, "angry": 137, "sad": 197},
@@ -70,7 +70,7 @@ def load_iemocap(root, split: str = "paper", *, missing: str = "raise",
     missing:      what to do with labelled utterances whose wav file is absent: "raise"
                   (default: a CorpusError with the count and the first few) or "drop"
                   (drop them with a warning giving the count and the first few). Never silent.
-    check_counts: compare the kept counts per session and class with protocol.md's table
+    check_counts: compare the kept counts per session and class with docs/protocol.md's table
                   (EXPECTED_COUNTS) and warn on any mismatch. None (default) checks when the
                   corpus is about the full release's size (within 10% of 5531), so small
                   debug corpora stay quiet while a damaged full release is caught.
@@ -174,7 +174,7 @@ def check_session_counts(df: pd.DataFrame) -> bool:
     if not diff.to_numpy().any():
         return True
     diff = diff.loc[(diff != 0).any(axis=1), (diff != 0).any(axis=0)]
-    warnings.warn(f"IEMOCAP: kept utterances per session differ from protocol.md's table "
+    warnings.warn(f"IEMOCAP: kept utterances per session differ from docs/protocol.md's table "
                   f"({len(df)} found, {int(expected.to_numpy().sum())} expected); found - expected:\n"
                   f"{diff.to_string()}\nA partial or modified copy of the corpus, or labels "
                   "read from the wrong files? Results will not be comparable with the paper.",

@@ -32,7 +32,8 @@ def build_tiny_bundle(base: Path) -> SimpleNamespace:
     from pdtlib.cache import load_features
     from pdtlib.corpora import load_iemocap
     from pdtlib.corpora.synthetic import SyntheticConfig, generate_corpus
-    from pdtlib.train import PDTConfig, embed, train_pdt
+    from pdtlib.inference import embed
+    from pdtlib.train import PDTConfig, train_pdt
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny ops: one thread is faster on the shared 2-core machine
@@ -41,7 +42,7 @@ def build_tiny_bundle(base: Path) -> SimpleNamespace:
         table = load_iemocap(root)
         features = load_features(table, FeatureConfig(duration=4.0), cache_root=base / "cache", progress=False)
         config = PDTConfig(encoder=EncoderConfig(channels=(4, 8, 8, 8, 8)), mode="in-batch", lr=1e-3, batch_size=16,
-                           pairs_per_epoch=600, eval_pairs=500, duration=4.0)
+                           pairs_per_epoch=600, eval_pairs=500)
         result = train_pdt(features, config, base / "run" / "checkpoints" / "pdt", resume=True)
         encoder = result.encoder.eval()
         vectors = embed(encoder, features)
@@ -99,7 +100,7 @@ def rewrite_checksum(folder: Path, name: str) -> None:
 # ---------------------------------------------------------------- round trip
 
 def test_loaded_bundle_predicts_exactly_as_the_in_memory_model(tiny, bundle):
-    from pdtlib.train import embed
+    from pdtlib.inference import embed
 
     vectors = embed(bundle.encoder, tiny.features)
     np.testing.assert_array_equal(vectors, tiny.vectors)
@@ -141,7 +142,7 @@ def test_missing_or_incomplete_bundles_say_what_to_do(tmp_path):
 
 def test_embed_waves_gives_the_vectors_of_the_training_features(tiny, bundle):
     rows = [0, 5, 17, 40]  # lengths above and below 4 s
-    from pdtlib.train import embed
+    from pdtlib.inference import embed
 
     expected = embed(tiny.encoder, tiny.features, indices=rows)
     np.testing.assert_allclose(bundle.embed_waves(waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)

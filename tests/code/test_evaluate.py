@@ -3,6 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
+from sklearn.metrics import confusion_matrix
+
 from pdtlib import EMOTIONS
 from pdtlib.evaluate import (PAPER_TABLE3, UA_DEFINITION, WA_DEFINITION, classification_summary,
                              compare_with_paper, evaluate_predictions, fit_svm, tsne,
@@ -57,7 +59,7 @@ def test_absent_class_row_is_zero_and_recall_nan():
 
 
 def test_classification_summary():
-    summary = classification_summary([0, 0, 1, 2, 3], [0, 1, 1, 2, 2])
+    summary = classification_summary(confusion_matrix([0, 0, 1, 2, 3], [0, 1, 1, 2, 2], labels=range(4)))
     assert list(summary.index) == list(EMOTIONS)
     assert summary["support"].tolist() == [2, 1, 1, 1]
     assert summary.loc["neutral", "precision"] == pytest.approx(0.5)

@@ -9,9 +9,10 @@ from tiny_corpora import write_wav
 
 from pdtlib import cache, paths
 from pdtlib.audio import AudioError, load_audio
-from pdtlib.cache import FeatureSet, load_features
+from pdtlib.cache import load_features
+from pdtlib.features import FeatureSet
 from pdtlib.corpora.table import audio_duration
-from pdtlib.features import FeatureConfig, log_spectrogram, log_spectrograms
+from pdtlib.features import FeatureConfig, encoder_input, log_spectrogram
 
 # (file, seconds, rate, channels): shorter than 4 s (padded), longer (cut), 44.1 kHz stereo (resampled, downmixed)
 FILES = [("short.wav", 1.3, 16000, 1), ("long.wav", 4.6, 16000, 1), ("stereo.wav", 2.2, 44100, 2),
@@ -31,14 +32,14 @@ def table(tmp_path):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts the utterances log_spectrograms computes inside the cache builder."""
+    """Counts the utterances encoder_input computes inside the cache builder."""
     counter = {"utterances": 0}
 
     def counting(wave, *args, **kwargs):
         counter["utterances"] += len(wave)
-        return log_spectrograms(wave, *args, **kwargs)
+        return encoder_input(wave, *args, **kwargs)
 
-    monkeypatch.setattr(cache, "log_spectrograms", counting)
+    monkeypatch.setattr(cache, "encoder_input", counting)
     return counter
 
 
@@ -124,14 +125,14 @@ def test_an_interrupted_build_leaves_no_trusted_cache(table, monkeypatch):
         batches.append(len(wave))
         if len(batches) == 3:
             raise KeyboardInterrupt  # as a user's Ctrl-C mid-build
-        return log_spectrograms(wave, *args, **kwargs)
+        return encoder_input(wave, *args, **kwargs)
 
-    monkeypatch.setattr(cache, "log_spectrograms", fail_on_third_batch)
+    monkeypatch.setattr(cache, "encoder_input", fail_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
         load_features(table, FeatureConfig(), batch_size=1)
     assert feature_folders() == []  # neither the final folder nor the partial one
 
-    monkeypatch.setattr(cache, "log_spectrograms", log_spectrograms)
+    monkeypatch.setattr(cache, "encoder_input", encoder_input)
     features = load_features(table, FeatureConfig(), batch_size=1).features
     assert len(feature_folders()) == 1 and np.isfinite(features).all() and features[4].any()
 

@@ -140,7 +140,7 @@ def test_count_mismatch_warns(root, monkeypatch):
     wrong = {s: dict(c) for s, c in IEMOCAP_COUNTS.items()}
     wrong[4]["sad"] = 2
     monkeypatch.setattr(iemocap, "EXPECTED_COUNTS", wrong)
-    with pytest.warns(UserWarning, match="differ from protocol.md") as record:
+    with pytest.warns(UserWarning, match="differ from docs/protocol.md") as record:
         df = load_iemocap(root)  # 15 found vs 16 expected: about full size, so checked
     assert len(df) == 15
     assert "15 found, 16 expected" in str(record[0].message)

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from pdtlib import EMOTIONS
+from pdtlib import EMOTIONS, paths
 from pdtlib.audio import load_audio
 from pdtlib.corpora import synthetic
 from pdtlib.corpora.iemocap import EXPECTED_COUNTS, load_iemocap
@@ -91,7 +91,7 @@ def test_loader_reads_it_with_merging_and_filtering(tiny):
 def test_counts_and_odd_dialogs_at_full_scale():
     utterances = plan(SyntheticConfig(scale=1.0))
     kept = [u for u in utterances if u.label]
-    assert len(kept) == 5531  # exactly protocol.md's table
+    assert len(kept) == 5531  # exactly docs/protocol.md's table
     for session, row in EXPECTED_COUNTS.items():
         assert Counter(u.label for u in kept if u.session == session) == row
     codes = Counter(u.code for u in utterances)
@@ -142,11 +142,11 @@ def test_deterministic_and_independent_of_worker_count(tmp_path):
 
 def test_reused_when_complete(monkeypatch):
     root = generate_corpus(TINIER, workers=1)
-    assert root == default_root(TINIER) and root.parent.parent == synthetic.paths.data_dir()
+    assert root == default_root(TINIER) and root.parent.parent == paths.data_dir()
     stamp = json.loads((root / synthetic.STAMP).read_text())
     assert stamp["version"] == synthetic.VERSION and stamp["config"]["seed"] == TINIER.seed
     mtimes = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-    monkeypatch.setattr(synthetic, "synthesize", lambda *a: pytest.fail("regenerated a complete corpus"))
+    monkeypatch.setattr(synthetic.writer, "synthesize", lambda *a: pytest.fail("regenerated a complete corpus"))
     assert generate_corpus(TINIER, workers=1) == root
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == mtimes
 
@@ -174,7 +174,7 @@ def test_incomplete_or_foreign_corpus_is_regenerated(tmp_path, monkeypatch, dama
         stamp.write_text(json.dumps(data))
     calls = []
     real = synthetic.synthesize
-    monkeypatch.setattr(synthetic, "synthesize", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(synthetic.writer, "synthesize", lambda *a: calls.append(1) or real(*a))
     assert generate_corpus(TINIER, tmp_path / "corpus", workers=1) == root
     assert len(calls) == len(read_metadata(root)) and synthetic.is_complete(root, TINIER)
     assert files(root) == reference  # the junk file is gone, the missing one back

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-# Session -> dialog -> (utterance id, code). Traps (protocol.md): odd dialog names
+# Session -> dialog -> (utterance id, code). Traps (docs/protocol.md): odd dialog names
 # (Ses03M_impro05a, Ses05M_script01_1b, Ses02M_script01_1), a speaker that is not the
 # marker wearer (Ses01F_impro01_M013 is the male of session 1), exc to merge into happy,
 # and codes to drop (fru, xxx, sur).

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from pdtlib import EMOTIONS
-from pdtlib.cache import FeatureSet
-from pdtlib.features import FeatureConfig
+from pdtlib.checkpoints import load_checkpoint, load_encoder
+from pdtlib.features import FeatureConfig, FeatureSet
+from pdtlib.inference import embed, predict
 from pdtlib.models import DiscriminatorConfig, EncoderConfig
 from pdtlib.sweep import sweep_pdt
-from pdtlib.train import (ClassifierConfig, PDTConfig, embed, load_checkpoint, predict, train_classifier,
-                          train_pdt)
+from pdtlib.train import ClassifierConfig, PDTConfig, train_classifier, train_pdt
 
 TINY = EncoderConfig(channels=(4, 8, 8, 8, 8), embedding_dim=32)
 TINY_DISC = DiscriminatorConfig(embedding_dim=32, hidden=32)
@@ -54,12 +54,12 @@ def features():
 
 def pdt_config(**kw):
     base = dict(encoder=TINY, discriminator=TINY_DISC, mode="in-batch", lr=3e-3, batch_size=16,
-                pairs_per_epoch=40 * 120, evals_per_epoch=4, eval_pairs=2000, duration=1.0)
+                pairs_per_epoch=40 * 120, evals_per_epoch=4, eval_pairs=2000)
     return PDTConfig(**{**base, **kw})
 
 
 def classifier_config(**kw):
-    return ClassifierConfig(**{**dict(encoder=TINY, lr=3e-3, batch_size=16, epochs=6, duration=1.0), **kw})
+    return ClassifierConfig(**{**dict(encoder=TINY, lr=3e-3, batch_size=16, epochs=6), **kw})
 
 
 def final_state(run_dir) -> dict:
@@ -176,11 +176,17 @@ def test_bad_settings_raise(make, match):
         make()
 
 
-def test_a_duration_the_cache_does_not_hold_raises(features, tmp_path):
-    with pytest.raises(ValueError, match=r"PDTConfig.duration = 4.0 .*holds 1 s features"):
-        train_pdt(features, pdt_config(duration=4.0), tmp_path)
-    with pytest.raises(ValueError, match=r"ClassifierConfig.duration = 7.0 .*holds 1 s features"):
-        train_classifier(features, classifier_config(duration=7.0), tmp_path)
+def test_checkpoints_record_the_features_they_were_trained_on(tmp_path):
+    """The input duration is the features' alone (no second copy in the training configs to
+    disagree with it); every checkpoint carries the FeatureConfig, so a reader feeds it right."""
+    longer = synthetic_features(sizes=(32, 16), frames=150, splits=("train", "val"))  # 1.5 s
+    train_pdt(longer, pdt_config(pairs_per_epoch=120, evals_per_epoch=1), tmp_path / "pdt")
+    train_classifier(longer, classifier_config(epochs=1), tmp_path / "classifier")
+    for name in ("pdt/best.pt", "pdt/checkpoint.pt", "classifier/checkpoint.pt"):
+        encoder, info = load_encoder(tmp_path / name)
+        assert info["features"] == longer.config.to_dict() and info["features"]["duration"] == 1.5
+        assert embed(encoder, longer).shape == (48, 32)
+    assert "duration" not in PDTConfig().to_dict() and "duration" not in ClassifierConfig().to_dict()
 
 
 def test_an_empty_split_raises(tmp_path):
@@ -245,6 +251,6 @@ def test_memmapped_float16_features_train_as_in_memory_ones(features, tmp_path):
 
 def test_classifier_takes_the_feature_sets_duration(tmp_path):
     longer = synthetic_features(sizes=(32, 16), frames=150, splits=("train", "val"))  # 1.5 s, T = 150
-    result = train_classifier(longer, classifier_config(duration=1.5, epochs=1), tmp_path)
+    result = train_classifier(longer, classifier_config(epochs=1), tmp_path)
     assert result.completed and result.steps == 48 // 16
     assert predict(result.model, longer).shape == (48,)

@@ -153,7 +153,7 @@ def test_a_manifest_brings_labels_and_speakers_and_the_training_vectors(tiny, ca
     table = pd.read_parquet(tmp_path / "v.parquet")
     assert table["utterance_id"].tolist() == rows["utterance_id"].tolist()
     assert table["label"].tolist() == rows["label"].tolist() and table["speaker"].tolist() == rows["speaker"].tolist()
-    # The CLI's path from audio file to vector is the report's (feature cache + train.embed).
+    # The CLI's path from audio file to vector is the report's (feature cache + inference.embed).
     np.testing.assert_allclose(table[[f"v{k:03d}" for k in range(256)]].to_numpy(), tiny.vectors[rows.index],
                                rtol=1e-4, atol=1e-5)
     status, out, err = run(capsys, "predict", manifest, "--model", tiny.run)

@@ -1,4 +1,4 @@
-"""The notebooks as files: what papermill, nbval and git need of them (pitfalls.md)."""
+"""The notebooks as files: what papermill, nbval and git need of them (docs/protocol.md, section 5)."""
 
 import json
 
@@ -16,8 +16,8 @@ def cells(book):
     return json.loads(book.read_text())["cells"]
 
 
-def test_the_seven_numbered_notebooks_exist():
-    assert [b.name[:3] for b in BOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
+def test_the_eight_numbered_notebooks_exist():
+    assert [b.name[:3] for b in BOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_"]
 
 
 @pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)

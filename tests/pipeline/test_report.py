@@ -2,8 +2,10 @@
 
 import pytest
 
+from pdtlib import params as parameters
 from pdtlib import pipeline
-from pdtlib.report import load_params, main, notebooks, split_by_notebook
+from pdtlib.params import load as load_params
+from pdtlib.report import main, notebooks, split_by_notebook
 from pdtlib.runs import MissingInputError, run_dir
 
 
@@ -22,9 +24,12 @@ def test_another_corpus_never_overwrites_the_default_run():
 
 
 def test_a_misspelt_parameter_is_an_error_naming_the_known_ones():
-    params = load_params("params/default.yaml", ["iemocap_rot=/data"])
-    with pytest.raises(SystemExit, match=r"unknown parameter\(s\) \['iemocap_rot'\].*iemocap_root"):
-        split_by_notebook(params, notebooks())
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['iemocap_rot'\].*iemocap_root"):
+        load_params("params/default.yaml", ["iemocap_rot=/data"])
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['iemocap_rot'\].*iemocap_root"):
+        split_by_notebook({"iemocap_rot": "/data"}, notebooks())
+    with pytest.raises(SystemExit, match=r"report: .*unknown parameter\(s\) \['iemocap_rot'\]"):
+        main(["--set", "iemocap_rot=/data", "--prepare-only", "/nonexistent"])
 
 
 def test_each_notebook_receives_only_what_it_declares():
@@ -52,9 +57,9 @@ def test_a_missing_input_names_the_notebook_to_run_first(step, notebook):
 
 
 def test_missing_corpus_settings_say_what_to_pass():
-    params = pipeline.resolve({**pipeline.default_params(), "corpus": "iemocap"})
+    params = parameters.resolve({**parameters.defaults(), "corpus": "iemocap"})
     with pytest.raises(ValueError, match="IEMOCAP_ROOT="):
         pipeline.corpus_table(params)
-    params = pipeline.resolve({**pipeline.default_params(), "corpus": "manifest"})
+    params = parameters.resolve({**parameters.defaults(), "corpus": "manifest"})
     with pytest.raises(ValueError, match="MANIFEST="):
         pipeline.corpus_table(params)
