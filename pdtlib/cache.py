@@ -24,9 +24,7 @@ features.encoder_input, the encoder's input as features.py defines it (float16).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -36,7 +34,7 @@ import pandas as pd
 from . import __version__, paths
 from .atomic import atomic_folder
 from .audio import load_audio
-from .corpora.table import validate_table
+from .corpora.table import file_fingerprints, fingerprint_key, validate_table
 from .features import DTYPE, FORMAT, FeatureConfig, FeatureSet, encoder_input
 from .progress import progress as progress_bar
 
@@ -73,23 +71,9 @@ def load_features(table: pd.DataFrame, config: FeatureConfig, *, cache_root=None
     return FeatureSet(features, table, config, key=key)
 
 
-def file_fingerprints(table: pd.DataFrame) -> pd.DataFrame:
-    """Per utterance: the key's inputs (utterance_id, path resolved, file_size, mtime_ns, label, split)."""
-    resolved = [str(Path(p).resolve()) for p in table["path"]]
-    stats = [os.stat(p) for p in resolved]
-    return pd.DataFrame({"utterance_id": table["utterance_id"].astype(str).to_numpy(), "path": resolved,
-                         "file_size": [s.st_size for s in stats], "mtime_ns": [s.st_mtime_ns for s in stats],
-                         "label": table["label"].astype(str).to_numpy(),
-                         "split": table["split"].astype(str).to_numpy()})
-
-
 def cache_key(fingerprints: pd.DataFrame, config: FeatureConfig) -> str:
-    """20 hex digits of SHA-256 over FORMAT, the config and every fingerprint row, in order."""
-    digest = hashlib.sha256(json.dumps({"format": FORMAT, "config": config.to_dict()}, sort_keys=True).encode())
-    for row in fingerprints.itertuples(index=False):
-        digest.update(json.dumps([str(row.utterance_id), row.path, int(row.file_size), int(row.mtime_ns),
-                                  row.label, row.split]).encode() + b"\n")
-    return digest.hexdigest()[:20]
+    """The folder name of these utterances' features under `config` (table.fingerprint_key)."""
+    return fingerprint_key({"format": FORMAT, "config": config.to_dict()}, fingerprints)
 
 
 def _is_complete(folder: Path, key: str) -> bool:

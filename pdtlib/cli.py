@@ -343,8 +343,10 @@ def describe(bundle: Bundle) -> str:
                              f"{_get(info, 'encoder', 'flops', default=0) / 1e9:.3f} GFLOP per "
                              f"{cfg.duration:g} s input"))
     pad = "by repeating the last frame" if cfg.pad == "repeat" else "with zeros"
+    norm = {"none": "as it is", "utterance": "standardised per utterance",
+            "bins": "standardised per frequency bin with the training split's statistics"}[enc.input_norm]
     lines.append(("features", f"first {cfg.duration:g} s of {cfg.sample_rate / 1000:g} kHz mono audio (shorter audio "
-                              f"padded {pad}), {cfg.n_bins} x {cfg.n_frames} log-spectrogram"))
+                              f"padded {pad}), {cfg.n_bins} x {cfg.n_frames} log-spectrogram, {norm}"))
     svm = info.get("svm", {})
     params = ", ".join(f"{k}={svm[k]}" for k in ("kernel", "C", "gamma", "class_weight") if k in svm)
     metrics = info.get("metrics") or {}

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.manifold import TSNE
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -35,6 +36,9 @@ UA_DEFINITION = ("UA (unweighted accuracy) = mean over the classes of the per-cl
                  "for 4 classes whatever the class balance. sklearn.metrics.balanced_accuracy_score.")
 WA_DEFINITION = ("WA (weighted accuracy) = correct predictions / all utterances, i.e. per-class "
                  "recall weighted by class frequency. sklearn.metrics.accuracy_score.")
+F1_DEFINITION = ("macro-F1 = mean over the 4 classes of F1 = 2 precision recall / (precision + recall); "
+                 "a class never predicted counts 0. sklearn.metrics.f1_score(average='macro').")
+CHANCE_UA = 1 / len(EMOTIONS)
 
 # Table 3 of the paper: UA (%) on Session 5. The one place these numbers live.
 PAPER_TABLE3 = [
@@ -133,18 +137,55 @@ def row_normalize(counts) -> np.ndarray:
     return np.divide(counts, support, out=np.zeros_like(counts), where=support > 0)
 
 
+def macro_f1(y_true, y_pred) -> float:
+    """Macro-F1 over the four classes (see F1_DEFINITION)."""
+    return float(f1_score(y_true, y_pred, labels=range(len(EMOTIONS)), average="macro", zero_division=0))
+
+
 def evaluate_predictions(y_true, y_pred) -> dict:
-    """UA, WA, per-class recall and the 4x4 confusion (rows true, columns predicted, EMOTIONS order)."""
+    """UA, WA, macro-F1, per-class recall, the classes predicted at all, and the 4x4 confusion
+    (rows true, columns predicted, EMOTIONS order)."""
     counts = confusion_matrix(y_true, y_pred, labels=range(len(EMOTIONS)))
     recall = recall_from_confusion(counts)
     return {
         "ua": unweighted_accuracy(y_true, y_pred),
         "wa": weighted_accuracy(y_true, y_pred),
+        "f1": macro_f1(y_true, y_pred),
+        "classes_predicted": int((counts.sum(axis=0) > 0).sum()),
         "recall": dict(zip(EMOTIONS, recall.tolist())),
         "confusion": counts,
         "confusion_normalized": row_normalize(counts),
         "n": int(counts.sum()),
     }
+
+
+def quality_notes(metrics: dict) -> list[str]:
+    """What a reader should know about a result that is valid but weak: UA near chance, classes
+    never predicted. Notes, not failures: a report states them beside the number and goes on."""
+    notes = []
+    if metrics["ua"] < CHANCE_UA + 0.05:
+        notes.append(f"UA {100 * metrics['ua']:.1f}% is within 5 points of chance ({100 * CHANCE_UA:.0f}%)")
+    predicted = np.asarray(metrics["confusion"]).sum(axis=0)
+    never = [e for e, n in zip(EMOTIONS, predicted) if n == 0]
+    if never:
+        notes.append(f"predicts {len(EMOTIONS) - len(never)} of {len(EMOTIONS)} classes on test "
+                     f"(never {', '.join(never)})")
+    return notes
+
+
+def linear_probe(train_vectors, train_labels, val_vectors, val_labels) -> dict:
+    """How well vectors separate the emotions, cheaply: a class-balanced logistic regression on
+    standardised vectors, fit on the training rows, scored on the validation rows.
+
+    The PDT's checkpoints are chosen with it (train.PDTTrainer): unlike the validation pair
+    accuracy, which can sit at the share of "different" pairs for a whole run, it measures what
+    the SVM of §4.1 will be asked to do. Returns {"val_ua", "val_wa", "val_f1"}.
+    """
+    probe = Pipeline([("scaler", StandardScaler()),
+                      ("logreg", LogisticRegression(class_weight="balanced", max_iter=2000))])
+    predicted = probe.fit(train_vectors, train_labels).predict(val_vectors)
+    return {"val_ua": unweighted_accuracy(val_labels, predicted), "val_wa": weighted_accuracy(val_labels, predicted),
+            "val_f1": macro_f1(val_labels, predicted)}
 
 
 def classification_summary(confusion_counts) -> pd.DataFrame:
@@ -160,11 +201,16 @@ def classification_summary(confusion_counts) -> pd.DataFrame:
 
 
 def compare_with_paper(table_df: pd.DataFrame) -> pd.DataFrame:
-    """PAPER_TABLE3 with this run's UA (%) beside it: `table_df` needs columns exp and ua (percent)."""
+    """PAPER_TABLE3 with this run's UA (%) beside it: `table_df` needs columns exp and ua (percent).
+    Rows beyond the paper's five (exp 6, 7, ...) follow with their own method and duration and no
+    paper UA."""
     run = table_df[["exp", "ua"]]
     if run["ua"].notna().any() and run["ua"].max() <= 1.0:
         raise ValueError("ua must be in percent like the paper's Table 3 (got values <= 1)")
-    out = pd.DataFrame(PAPER_TABLE3).merge(run, on="exp", how="left")
+    paper = pd.DataFrame(PAPER_TABLE3)
+    extra = table_df.loc[~table_df["exp"].isin(paper["exp"]), [c for c in ("exp", "method", "duration")
+                                                               if c in table_df]]
+    out = pd.concat([paper, extra], ignore_index=True).merge(run, on="exp", how="left")
     out["diff"] = out["ua"] - out["paper_ua"]
     return out
 

@@ -6,7 +6,8 @@ ReLU, then a fully connected layer giving a 256-D vector, "modified from" Satt e
 (Interspeech 2017). Fig. 2's kernel sizes, channels, strides and pooling are not published,
 so this is this project's reading of Fig. 2 (every choice is an `EncoderConfig` field):
 
-    input (B, 257, T) log-spectrogram, T = 100 * seconds, unsqueezed to (B, 1, 257, T)
+    input (B, 257, T) log-spectrogram, T = 100 * seconds, normalised as EncoderConfig.input_norm
+          says (features.InputNormalization), unsqueezed to (B, 1, 257, T)
     block 1   conv 5x5 stride 2, 32 ch  + BN + ReLU + maxpool 2x2   -> (B,  32, 64, T/4)
     block 2   conv 3x3,          64 ch  + BN + ReLU + maxpool 2x2   -> (B,  64, 32, T/8)
     block 3   conv 3x3,         128 ch  + BN + ReLU + maxpool 2x2   -> (B, 128, 16, T/16)
@@ -39,6 +40,7 @@ import torch
 import torch.nn as nn
 
 from . import EMOTIONS
+from .features import INPUT_NORMS, InputNormalization
 
 
 class ConvBlock(NamedTuple):
@@ -63,6 +65,7 @@ class EncoderConfig:
     pool_blocks: int = 4  # 2x2 max-pool after blocks 1..pool_blocks
     pooling: str = "mean+std"  # over time of the last map: "mean" or "mean+std"
     embedding_dim: int = 256
+    input_norm: str = "none"  # features.InputNormalization: "none" (the paper's text), "utterance" or "bins"
 
     def __post_init__(self):
         self.channels = tuple(int(c) for c in self.channels)
@@ -72,6 +75,8 @@ class EncoderConfig:
             raise ValueError(f"EncoderConfig.pooling must be 'mean' or 'mean+std', got {self.pooling!r}")
         if not 0 <= self.pool_blocks <= len(self.channels):
             raise ValueError(f"EncoderConfig.pool_blocks must be in [0, {len(self.channels)}], got {self.pool_blocks}")
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"EncoderConfig.input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
 
     def blocks(self, frames: int = 400) -> list[ConvBlock]:
         """The conv blocks in order, with their map sizes for a `frames`-long input: the one walk
@@ -118,6 +123,7 @@ class AudioEncoder(nn.Module):
     def __init__(self, config: EncoderConfig = EncoderConfig()):
         super().__init__()
         self.config = config
+        self.input_norm = InputNormalization(config.input_norm, config.n_bins)  # fit by the trainer in "bins" mode
         layers = []
         for b in config.blocks():
             layers += [nn.Conv2d(b.c_in, b.c_out, b.kernel, stride=b.stride, padding=b.kernel // 2, bias=False),
@@ -134,6 +140,7 @@ class AudioEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3 or x.shape[1] != self.config.n_bins:
             raise ValueError(f"AudioEncoder expects (batch, {self.config.n_bins}, frames), got {tuple(x.shape)}")
+        x = self.input_norm(x)  # (B, F, T)
         h = self.blocks(x.unsqueeze(1).contiguous(memory_format=torch.channels_last))  # (B, C, F', T')
         h = h.float()  # the statistics in float32, also under bf16 autocast
         mean = h.mean(dim=3, keepdim=True)  # (B, C, F', 1)

@@ -95,18 +95,22 @@ def _kind(value) -> str:
 
 def check(params: dict, source: str) -> dict:
     """Every key known (a key of params/default.yaml) and of its default's type; ValueError naming
-    `source`, the key and what is allowed otherwise."""
+    `source`, the key and what is allowed otherwise. A single value where the default is a list
+    becomes a one-element list (`--set pdt_lr=1e-4` is the grid [1e-4]). Returns the checked dict."""
     known = defaults()
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ValueError(f"{source}: unknown parameter(s) {unknown}; the notebooks declare {sorted(known)}")
+    checked = {}
     for key, value in params.items():
         want = _kind(known[key])
-        if _kind(value) != want and not (want == "number" and isinstance(value, (int, float))
-                                         and not isinstance(value, bool)):
+        if want == "list" and _kind(value) in ("number", "str"):
+            value = [value]
+        if _kind(value) != want:
             raise ValueError(f"{source}: {key} = {value!r} is a {_kind(value)}; it must be a {want} "
                              f"like the default {known[key]!r}")
-    return params
+        checked[key] = value
+    return checked
 
 
 def load(params_file, overrides=()) -> dict:
@@ -116,14 +120,9 @@ def load(params_file, overrides=()) -> dict:
     so another corpus never overwrites the parameter file's run (e.g. the committed default).
     """
     path = find_file(params_file)
-    params = read_file(path)
-    check(params, str(paths.shown(path)))
+    params = check(read_file(path), str(paths.shown(path)))
     corpus = params.get("corpus")
-    named = {}
-    for item in overrides:
-        key, value = parse_override(item)
-        named[key] = value
-    check(named, "--set")
+    named = check(dict(parse_override(item) for item in overrides), "--set")
     params.update(named)
     if "corpus" in named and "run" not in named and params["corpus"] != corpus:
         params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
@@ -140,7 +139,7 @@ def resolve(namespace: dict) -> SimpleNamespace:
     """A notebook's parameters: the names of params/default.yaml found in `namespace` (the
     notebook's globals after papermill's injection). When its `smoke` is true or PDT_SMOKE=1,
     params/smoke.yaml is laid over them, so any way of running the notebook gets smoke sizes."""
-    values = {k: namespace[k] for k in defaults() if k in namespace}
+    values = check({k: namespace[k] for k in defaults() if k in namespace}, "notebook parameters")
     values["smoke"] = bool(values.get("smoke")) or smoke_from_env()
     if values["smoke"]:
         overlay = read_file(SMOKE)

@@ -31,12 +31,14 @@ from .cache import load_features
 from .checkpoints import load_encoder
 from .corpora import SyntheticConfig, load_corpus, validate_table
 from .corpora.synthetic import default_root
-from .evaluate import PAPER_TABLE3, evaluate_predictions
+from .corpora import SPLITS
+from .corpora.table import label_index
+from .evaluate import CHANCE_UA, PAPER_TABLE3, evaluate_predictions, fit_svm, quality_notes
 from .features import FeatureConfig, FeatureSet
 from .models import AudioEncoder, EncoderConfig
 from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
 from .runs import read_metrics, require, run_dir, write_metrics
-from .train import ClassifierConfig, PDTConfig
+from .train import ClassifierConfig, PDTConfig, TrainResult, train_classifier, train_pdt
 
 # ---------------------------------------------------------------- run folder
 
@@ -100,22 +102,30 @@ def run_features(run: Path, duration: float, table: pd.DataFrame | None = None) 
 
 # ---------------------------------------------------------------- models
 
-def encoder_config(channels) -> EncoderConfig:
-    return EncoderConfig(channels=tuple(int(c) for c in channels))
+def encoder_config(p) -> EncoderConfig:
+    """The encoder both methods train: channels and input normalisation from the parameters."""
+    return EncoderConfig(channels=tuple(int(c) for c in p.encoder_channels), input_norm=p.input_norm)
 
 
-def pdt_config(p) -> PDTConfig:
-    """The PDT's training config; its input duration is the features' (`duration`)."""
-    return PDTConfig(encoder=encoder_config(p.encoder_channels), mode=p.pdt_mode, lam=p.pdt_lambda,
-                     margin=p.pdt_margin, lr=p.pdt_lr, batch_size=p.pdt_batch,
+def pdt_config(p, lr: float | None = None) -> PDTConfig:
+    """The PDT's training config at `lr` (default the first of `pdt_lr`); its input duration is the
+    features' (`duration`)."""
+    return PDTConfig(encoder=encoder_config(p), mode=p.pdt_mode, lam=p.pdt_lambda, margin=p.pdt_margin,
+                     lr=float(p.pdt_lr[0] if lr is None else lr), batch_size=p.pdt_batch,
                      pairs_per_epoch=p.pdt_pairs_per_epoch, epochs=p.pdt_epochs,
-                     evals_per_epoch=p.pdt_evals_per_epoch, seed=p.seed)
+                     evals_per_epoch=p.pdt_evals_per_epoch, select_on=p.pdt_select_on,
+                     recalibrate_bn=p.recalibrate_bn, seed=p.seed)
 
 
-def classifier_config(p) -> ClassifierConfig:
-    """The traditional baseline's training config; its duration is the features' it is given."""
-    return ClassifierConfig(encoder=encoder_config(p.encoder_channels), lr=p.baseline_lr,
-                            batch_size=p.baseline_batch, epochs=p.baseline_epochs, seed=p.seed)
+def classifier_config(p, lr: float | None = None, epochs: int | None = None, select: bool = False) -> ClassifierConfig:
+    """The traditional baseline's training config; its duration is the features' it is given.
+
+    select=True: the selection run (train split only, val UA every epoch, up to baseline_epochs);
+    else §4.1's run on train + val for `epochs` epochs."""
+    return ClassifierConfig(encoder=encoder_config(p), lr=float(p.baseline_lr[0] if lr is None else lr),
+                            batch_size=p.baseline_batch, epochs=int(epochs or p.baseline_epochs),
+                            train_splits=("train",) if select else ("train", "val"),
+                            select_on="val_ua" if select else None, recalibrate_bn=p.recalibrate_bn, seed=p.seed)
 
 
 def pdt_dir(run: Path) -> Path:
@@ -126,10 +136,78 @@ def baseline_dir(run: Path, duration: float) -> Path:
     return run / "checkpoints" / f"traditional_{duration:g}s"
 
 
+def _choice(run: Path, results: dict[float, TrainResult]) -> dict:
+    """The learning rate whose run reached the best validation value, and where (ties: the earlier
+    checkpoint, then the smaller learning rate); `checkpoint` is its best.pt relative to `run`."""
+    def key(item):
+        lr, result = item
+        return (result.best["value"], -result.best["step"], -lr)
+
+    lr, result = max(results.items(), key=key)
+    row = result.log.loc[result.log["step"] == result.best["step"]].iloc[0]
+    return {"lr": float(lr), "step": int(result.best["step"]), "epoch": float(row["epoch"]),
+            "metric": result.best["metric"], "value": float(result.best["value"]),
+            "checkpoint": str((result.run_dir / "best.pt").relative_to(run)),
+            "tried": {f"{k:g}": float(r.best["value"]) for k, r in results.items()}}
+
+
+def train_pdt_selected(run: Path, p, fs: FeatureSet) -> tuple[dict, dict[float, TrainResult]]:
+    """Notebook 03: one PDT per learning rate in `pdt_lr`, each keeping its best checkpoint on
+    validation (`pdt_select_on`); the best of them is the PDT of Table 3 row 5."""
+    results = {float(lr): train_pdt(fs, pdt_config(p, lr), pdt_dir(run) / f"lr{float(lr):g}", resume="auto")
+               for lr in p.pdt_lr}
+    return _choice(run, results), results
+
+
+def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
+    """Notebook 05, one duration (Table 3 rows 1-4): the epoch count and learning rate chosen on
+    the val split by UA (one selection run per lr in `baseline_lr` on the train split, up to
+    `baseline_epochs`), then the classifier trained as §4.1 says, on train + val, for that count.
+    Returns (the choice, the final TrainResult)."""
+    folder = baseline_dir(run, fs.config.duration)
+    trials = {float(lr): train_classifier(fs, classifier_config(p, lr, select=True), folder / f"select_lr{float(lr):g}",
+                                          resume="auto") for lr in p.baseline_lr}
+    chosen = _choice(run, trials)
+    chosen["epochs"] = int(round(chosen["epoch"]))
+    final = train_classifier(fs, classifier_config(p, chosen["lr"], chosen["epochs"]), folder / "final", resume="auto")
+    return chosen, final
+
+
+def training_notes(log: pd.DataFrame, chosen: dict) -> list[str]:
+    """What a reader of a training run should know: a flat selection signal, a choice near chance,
+    a loss that did not go down. Notes, not failures."""
+    notes = []
+    if "val_pair_acc" in log and log["val_pair_acc"].notna().any():
+        low, high = log["val_pair_acc"].min(), log["val_pair_acc"].max()
+        if high - low < 0.01:
+            notes.append(f"validation pair accuracy stayed within {low:.3f}-{high:.3f} for the whole run (2/3 is "
+                         "answering 'different' to every pair): it carries no information for selection")
+    if chosen["metric"] == "val_ua" and chosen["value"] < CHANCE_UA + 0.05:
+        notes.append(f"the chosen checkpoint's validation UA {100 * chosen['value']:.1f}% is within 5 points of chance")
+    loss = log["train_loss"].dropna()
+    if len(loss) > 1 and loss.iloc[-1] >= loss.iloc[0]:
+        notes.append(f"the training loss did not go down ({loss.iloc[0]:.3f} -> {loss.iloc[-1]:.3f})")
+    return notes
+
+
+def selection_text(chosen: dict) -> str:
+    """'lr 0.001, 7 epochs (val UA 61.2%)' or 'lr 0.001, checkpoint at epoch 4.5 (val UA 58.0%)'."""
+    where = (f"{chosen['epochs']} epoch{'s' * (chosen['epochs'] != 1)}" if "epochs" in chosen
+             else f"checkpoint at epoch {chosen['epoch']:g}")
+    name = {"val_ua": "val UA"}.get(chosen["metric"], chosen["metric"])
+    return f"lr {chosen['lr']:g}, {where} ({name} {100 * chosen['value']:.1f}%)"
+
+
+def selection_log(run: Path, chosen: dict) -> pd.DataFrame:
+    """The log.csv of the run a choice was made in (its validation curve)."""
+    return pd.read_csv(run / Path(chosen["checkpoint"]).parent / "log.csv")
+
+
 def load_pdt_encoder(run: Path) -> tuple[AudioEncoder, dict]:
-    """The encoder of the PDT checkpoint selected on validation (best.pt), in eval mode, and what
-    checkpoints.load_encoder says of it (its config, features and selection)."""
-    return load_encoder(require(pdt_dir(run) / "best.pt", "03_train_pdt", "the trained PDT (best.pt)"))
+    """The encoder of the PDT checkpoint selected on validation (notebook 03's choice), in eval
+    mode, and what checkpoints.load_encoder says of it (its config, features and selection)."""
+    chosen = read_metrics(run, "pdt_training", "03_train_pdt")["chosen"]
+    return load_encoder(require(run / chosen["checkpoint"], "03_train_pdt", "the trained PDT (best.pt)"))
 
 
 # ---------------------------------------------------------------- vectors
@@ -153,24 +231,66 @@ def load_vectors(run: Path) -> dict:
 
 # ---------------------------------------------------------------- scores and tables
 
+def _listed(values, most: int = 12) -> str:
+    values = list(values)
+    return ",".join(values) if len(values) <= most else f"{len(values)} ({','.join(values[:most])},...)"
+
+
 def protocol(table: pd.DataFrame, **choices) -> str:
-    """One line naming what trained and what tested, e.g. 'train sessions 1,2,3 / val 4 / test 5'."""
-    parts = []
-    for split in ("train", "val", "test"):
-        sessions = sorted(table.loc[table["split"] == split, "session"].dropna().astype(str).unique())
-        parts.append(f"{split} {','.join(sessions) if sessions else '?'}")
-    text = "sessions: " + " / ".join(parts)
+    """One line naming what trained and what tested: the sessions of each split when every split
+    has them (IEMOCAP's layout: 'sessions: train 1,2,3 / val 4 / test 5'), else its speakers
+    ('speakers: train 03,08,09 / val 13,14 / test 15,16'); then `choices` ('; svm refit on ...')."""
+    def values(column, split):
+        found = table.loc[table["split"] == split, column].dropna().astype(str).str.strip()
+        return sorted(v for v in found.unique() if v)
+
+    by = "session" if all(values("session", s) for s in SPLITS) else "speaker"
+    text = f"{by}s: " + " / ".join(f"{s} {_listed(values(by, s)) or '?'}" for s in SPLITS)
     return text + "".join(f"; {k.replace('_', ' ')} {v}" for k, v in choices.items())
 
 
 def score_test(run: Path, name: str, table: pd.DataFrame, y_true, y_pred, **extra) -> dict:
-    """UA, WA, recalls and confusion of test predictions, written to metrics/<name>.json."""
+    """UA, WA, macro-F1, recalls, classes predicted, confusion and quality notes of test
+    predictions, written to metrics/<name>.json."""
     m = evaluate_predictions(y_true, y_pred)
-    metrics = {"ua": m["ua"], "wa": m["wa"], "n": int(m["n"]), "recall": m["recall"],
+    metrics = {"ua": m["ua"], "wa": m["wa"], "f1": m["f1"], "n": int(m["n"]),
+               "classes_predicted": m["classes_predicted"], "recall": m["recall"],
                "confusion": np.asarray(m["confusion"]).tolist(), **extra,
                "protocol": protocol(table, **({"svm refit on": extra["refit_on"]} if "refit_on" in extra else {}))}
+    metrics["notes"] = quality_notes(metrics)
     write_metrics(run, name, metrics)
     return metrics
+
+
+def svm_text(svm) -> str:
+    """'SVM rbf, C 10, gamma scale (val UA 63.2%)': what fit_svm chose on validation."""
+    chosen = {k.removeprefix("svc__"): v for k, v in svm.best_params.items()}
+    detail = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in chosen.items() if k != "kernel")
+    return f"SVM {chosen.get('kernel', '?')}, {detail} (val UA {100 * svm.val_ua:.1f}%)"
+
+
+def svm_row(run: Path, name: str, table: pd.DataFrame, vectors: np.ndarray, p, chosen: str = "", **extra):
+    """Table 3 rows 5-7: `vectors` (N, d) of every utterance of `table` -> the SVM chosen on the
+    val split by UA (evaluate.fit_svm, refit on `svm_refit_on`) -> scored once on the test split,
+    into metrics/<name>.json. `chosen` says what was chosen on validation before the SVM.
+    Returns (metrics, the SVMResult)."""
+    labels, splits = label_index(table["label"]).to_numpy(), table["split"].to_numpy()
+    svm = fit_svm(vectors, labels, splits, refit_on=tuple(p.svm_refit_on.split("+")), seed=p.seed)
+    test = np.flatnonzero(splits == "test")
+    selection = "; ".join(filter(None, [chosen, svm_text(svm)]))
+    metrics = score_test(run, name, table, labels[test], svm.pipeline.predict(vectors[test]),
+                         best_params=svm.best_params, val_ua=svm.val_ua, refit_on="+".join(svm.refit_on),
+                         selection=selection, **extra)
+    return metrics, svm
+
+
+def padding_note(table: pd.DataFrame, durations) -> str:
+    """How much of the corpus the feature code pads: a corpus of short (or cut) files is mostly
+    padding at 7 s, which the reader should know."""
+    seconds = table["duration_s"].to_numpy(dtype=float)
+    shares = ", ".join(f"{100 * np.mean(seconds < d):.0f}% at {d:g} s" for d in sorted(durations))
+    return (f"Utterances shorter than the clip and padded to it ({shares}); median length "
+            f"{np.median(seconds):.1f} s.")
 
 
 def write_table(run: Path, name: str, table: pd.DataFrame, title: str, notes: tuple[str, ...] = (),
@@ -185,34 +305,57 @@ def write_table(run: Path, name: str, table: pd.DataFrame, title: str, notes: tu
     return run / f"{name}.md"
 
 
-def table3(run: Path, p) -> pd.DataFrame:
-    """The paper's five rows with this run's UA and WA (percent) from the metrics of 01, 04 and 05.
+# Table 3: the paper's rows 1-5 (evaluate.PAPER_TABLE3), then this project's rows 6-7, which
+# separate the method's effect from the classifier's: the cross-entropy encoder through the same
+# SVM as row 5, and the classic hand-crafted reference through it. `metrics`: the file each reads.
+TABLE3_ROWS = [
+    *({**row, "metrics": "pdt_svm" if row["method"] != "traditional" else f"traditional_{row['duration']:g}s"}
+      for row in PAPER_TABLE3),
+    {"exp": 6, "method": "traditional encoder + SVM", "duration": 4.0, "paper_ua": float("nan"),
+     "metrics": "traditional_encoder_svm"},
+    {"exp": 7, "method": "eGeMAPS + SVM", "duration": float("nan"), "paper_ua": float("nan"),
+     "metrics": "egemaps_svm"},
+]
 
-    A traditional duration left out of `baseline_durations` stays empty (NaN)."""
+
+def table3(run: Path, p) -> pd.DataFrame:
+    """Table 3's seven rows with this run's UA, WA and macro-F1 (percent), the classes each row
+    predicts on test and what was chosen on validation, from the metrics of 01, 04 and 05.
+
+    A row that was not run (a duration left out of `baseline_durations`) stays empty (NaN)."""
     corpus = read_metrics(run, "data", "01_data")["corpus"]
+    durations = [float(d) for d in p.baseline_durations]
     rows = []
-    for row in PAPER_TABLE3:
-        if row["method"] != "traditional":
-            m = read_metrics(run, "pdt_svm", "04_svm_eval")
-        elif row["duration"] in [float(d) for d in p.baseline_durations]:
-            m = read_metrics(run, f"traditional_{row['duration']:g}s", "05_traditional_baselines")
-        else:
-            m = {"ua": float("nan"), "wa": float("nan")}
-        rows.append({**row, "ua": round(100 * m["ua"], 2), "wa": round(100 * m["wa"], 2),
+    for row in TABLE3_ROWS:
+        run_here = row["method"] != "traditional" or row["duration"] in durations  # a stale file is not this run's
+        path = run / "metrics" / f"{row['metrics']}.json"
+        m = read_metrics(run, row["metrics"], "05_traditional_baselines") if run_here and path.exists() else {}
+        percent = {k: round(100 * m[k], 2) if k in m else float("nan") for k in ("ua", "wa", "f1")}
+        seconds = f", {row['duration']:g} s" if row["duration"] == row["duration"] else ""  # NaN: whole utterances
+        notes = "; ".join(m.get("notes", []))
+        rows.append({**{k: v for k, v in row.items() if k != "metrics"}, **percent,
+                     "classes_predicted": m.get("classes_predicted", float("nan")),
+                     "selected_on_val": m.get("selection", ""),
+                     "notes": f"Exp {row['exp']} ({row['method']}{seconds}): {notes}" if notes else "",
                      "corpus": corpus, "protocol": m.get("protocol", ""), "seed": p.seed})
     return pd.DataFrame(rows)
 
 
 def write_table3(run: Path, table: pd.DataFrame, notes: tuple[str, ...] = ()) -> Path:
-    """reports/<run>/table3.csv and table3.md: the paper's UA beside this run's UA and WA."""
-    last = table.iloc[-1]
-    notes = (f"Corpus: {last['corpus']}; {last['protocol']}; seed {last['seed']}.",
-             "UA = mean per-class recall (balanced accuracy), WA = plain accuracy, both on the test split, in %.",
-             *notes)
-    shown = table.drop(columns=["corpus", "protocol", "seed"]).rename(columns={
-        "exp": "Exp", "method": "Method", "duration": "Duration (s)", "paper_ua": "Paper UA",
-        "ua": "This run UA", "wa": "This run WA"})
-    return write_table(run, "table3", table, f"Table 3: UA on the test split, run `{run.name}`", notes, shown)
+    """reports/<run>/table3.csv and table3.md: the paper's UA beside this run's UA, WA and
+    macro-F1, with the corpus, the protocol, the definitions and every row's quality notes."""
+    first = table.dropna(subset=["ua"]).iloc[0] if table["ua"].notna().any() else table.iloc[0]
+    notes = (f"Corpus: {first['corpus']}; {first['protocol']}; seed {first['seed']}.",
+             "UA = mean per-class recall (balanced accuracy); WA = plain accuracy; macro-F1 = mean per-class F1; "
+             "all on the test split, in %. Rows 6-7 are this project's: the same SVM selection as row 5 on "
+             "other vectors.", *notes, *(n for n in table["notes"] if n))
+    shown = table[["exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "classes_predicted",
+                   "selected_on_val"]].rename(columns={
+        "exp": "Exp", "method": "Method", "duration": "Duration (s)", "paper_ua": "Paper UA", "ua": "UA",
+        "wa": "WA", "f1": "Macro-F1", "classes_predicted": "Classes predicted",
+        "selected_on_val": "Chosen on validation"})
+    return write_table(run, "table3", table, f"Table 3: the test split, run `{run.name}`",
+                       tuple(f"- {n}" for n in notes), shown)
 
 
 # ---------------------------------------------------------------- pairs

@@ -8,6 +8,7 @@ notebook, and nothing to close. Each returns the Figure; `save_figure` writes it
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -42,24 +43,29 @@ def save_figure(fig: Figure, path_without_suffix, dpi: int = 150) -> tuple[Path,
 
 
 def plot_training_curves(log_df: pd.DataFrame, *, best=None, title: str = "PDT training") -> Figure:
-    """Losses and validation pair accuracy against the first of pairs_seen / step / epoch.
+    """Losses, validation pair accuracy and validation UA against the first of pairs_seen / step / epoch.
 
-    Columns that are absent are skipped; NaN entries (e.g. val_* logged only at evaluation
-    points) are dropped per curve. `best` is the x value of the selected checkpoint; by
-    default the row with the highest val_pair_acc (else the lowest val_loss); False: no mark.
+    Panels and columns that are absent are skipped; NaN entries (e.g. val_* logged only at
+    evaluation points) are dropped per curve. `best` is the step of the selected checkpoint
+    (marked on every panel); by default the row with the best val_ua (else val_pair_acc, else the
+    lowest val_loss); False: no mark.
     """
     xcol = next((c for c in ("pairs_seen", "step", "epoch") if c in log_df), None)
     x = log_df[xcol] if xcol else pd.Series(np.arange(len(log_df)), index=log_df.index)
     panels = [(name, [c for c in cols if c in log_df and log_df[c].notna().any()])
               for name, cols in (("loss", ("train_loss", "val_loss")),
-                                 ("pair accuracy", ("train_pair_acc", "val_pair_acc")))]
+                                 ("pair accuracy", ("train_pair_acc", "val_pair_acc")),
+                                 ("validation UA (linear probe)", ("val_ua",)))]
     panels = [(name, cols) for name, cols in panels if cols]
-    if best is None:
-        for col, pick in (("val_pair_acc", "idxmax"), ("val_loss", "idxmin")):
+    marked = None
+    if best is None:  # the row a selection on validation would pick
+        for col, pick in (("val_ua", "idxmax"), ("val_pair_acc", "idxmax"), ("val_loss", "idxmin")):
             if col in log_df and log_df[col].notna().any():
-                best = x[getattr(log_df[col], pick)()]
+                marked = x[getattr(log_df[col], pick)()]
                 break
-    fig = Figure(figsize=(5 * max(1, len(panels)), 3.6), layout="constrained")
+    elif best is not False and "step" in log_df and (log_df["step"] == best).any():
+        marked = x[log_df.index[log_df["step"] == best][0]]
+    fig = Figure(figsize=(4.6 * max(1, len(panels)), 3.6), layout="constrained")
     axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
     if not panels:
         axes[0].text(0.5, 0.5, "no loss or accuracy columns in the log", ha="center", va="center")
@@ -67,12 +73,32 @@ def plot_training_curves(log_df: pd.DataFrame, *, best=None, title: str = "PDT t
         for col in cols:
             ok = log_df[col].notna()
             ax.plot(x[ok], log_df[col][ok], label=col, marker="o" if ok.sum() < 30 else None, ms=3)
-        if best is not None and best is not False:
-            ax.axvline(best, color="k", ls="--", lw=1, label=f"selected ({xcol or 'row'} {best:g})")
+        if marked is not None:
+            ax.axvline(marked, color="k", ls="--", lw=1, label=f"selected ({xcol} {marked:g})")
+        if name.startswith("validation UA"):
+            ax.axhline(0.25, color="0.5", ls=":", lw=1, label="chance")
         ax.set(xlabel=xcol or "row", ylabel=name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
+    return fig
+
+
+def plot_selection(logs: dict, *, title: str = "Validation UA per epoch") -> Figure:
+    """One validation-UA curve per setting (e.g. per duration: {4.0: log DataFrame, ...}) against
+    the epoch, each with its best epoch marked: how the baselines' epoch counts were chosen."""
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for (name, log), color in zip(logs.items(), sns.color_palette("dark", len(logs))):
+        ok = log["val_ua"].notna()
+        label = f"{name:g} s" if isinstance(name, float) else str(name)
+        ax.plot(log["epoch"][ok], 100 * log["val_ua"][ok], marker="o", ms=3, color=color, label=label)
+        top = log.loc[ok, "val_ua"].idxmax()
+        ax.plot(log.at[top, "epoch"], 100 * log.at[top, "val_ua"], marker="*", ms=12, color=color)
+    ax.axhline(25, color="k", ls=":", lw=1, label="chance (25%)")
+    ax.set(xlabel="epoch", ylabel="validation UA (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -143,13 +169,16 @@ def plot_spectrograms(specs, titles=None, *, sample_rate: int = 16000, hop_s: fl
     return fig
 
 
-def plot_table3(table_df: pd.DataFrame, *, title: str = "Table 3: UA on Session 5") -> Figure:
-    """This run's UA beside the paper's for the five Table 3 rows; `table_df` has columns
-    exp (1-5) and ua (percent). Rows not run show only the paper's bar. Chance = 25%."""
+def plot_table3(table_df: pd.DataFrame, *, title: str = "Table 3: UA on the test split") -> Figure:
+    """This run's UA beside the paper's for the Table 3 rows; `table_df` has columns exp and ua
+    (percent), and method and duration for rows beyond the paper's five. Rows not run show only
+    the paper's bar; rows the paper lacks only this run's. Chance = 25%."""
     table = compare_with_paper(table_df)
-    names = [f"{r.exp}: {r.method}\n{r.duration:g} s" for r in table.itertuples()]
+    names = ["\n".join(textwrap.wrap(f"{r.exp}: {r.method}", 16))
+             + "\n" + (f"{r.duration:g} s" if r.duration == r.duration else "whole utterance")  # NaN: whole
+             for r in table.itertuples()]
     pos, width = np.arange(len(table)), 0.38
-    fig = Figure(figsize=(7.5, 4), layout="constrained")
+    fig = Figure(figsize=(1.6 * len(table) + 1.5, 4.2), layout="constrained")
     ax = fig.subplots()
     for offset, col, label, color in ((-width / 2, "paper_ua", "paper", "0.65"),
                                       (width / 2, "ua", "this run", CLASS_COLORS[0])):

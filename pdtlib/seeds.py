@@ -24,6 +24,7 @@ class Stream(IntEnum):
     BALANCED_BATCHES = 1  # pairs.BalancedBatchSampler
     EVALUATION_PAIRS = 2  # pairs.evaluation_pairs
     CLASSIFIER_EPOCHS = 3  # train: the traditional classifier's epoch permutations
+    BATCHNORM_ROWS = 4  # train: the training rows batch norm's statistics are recomputed on
 
 
 def stream_rng(seed: int, stream: Stream, *keys: int) -> np.random.Generator:

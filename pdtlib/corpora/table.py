@@ -16,6 +16,9 @@ One row per utterance, columns `COLUMNS`:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -92,3 +95,25 @@ def counts(df: pd.DataFrame) -> pd.DataFrame:
     table = pd.crosstab(df["split"], df["label"], margins=True, margins_name="total")
     order = [s for s in SPLITS if s in table.index] + ["total"]
     return table.reindex(index=order, columns=[e for e in EMOTIONS if e in table.columns] + ["total"], fill_value=0)
+
+
+def file_fingerprints(table: pd.DataFrame) -> pd.DataFrame:
+    """Per utterance, what a cache of derived features keys on: (utterance_id, path resolved,
+    file_size, mtime_ns, label, split). Size and mtime stand for the content: a stat is
+    microseconds, while hashing the audio (about 1 GB for IEMOCAP) would cost more than a cache saves."""
+    resolved = [str(Path(p).resolve()) for p in table["path"]]
+    stats = [os.stat(p) for p in resolved]
+    return pd.DataFrame({"utterance_id": table["utterance_id"].astype(str).to_numpy(), "path": resolved,
+                         "file_size": [s.st_size for s in stats], "mtime_ns": [s.st_mtime_ns for s in stats],
+                         "label": table["label"].astype(str).to_numpy(),
+                         "split": table["split"].astype(str).to_numpy()})
+
+
+def fingerprint_key(header: dict, fingerprints: pd.DataFrame) -> str:
+    """20 hex digits of SHA-256 over `header` (what computes the features: format, config,
+    versions) and every fingerprint row, in order: the name a cache stores them under."""
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for row in fingerprints.itertuples(index=False):
+        digest.update(json.dumps([str(row.utterance_id), row.path, int(row.file_size), int(row.mtime_ns),
+                                  row.label, row.split]).encode() + b"\n")
+    return digest.hexdigest()[:20]

@@ -24,7 +24,7 @@ from pdtlib.bundle import (FORMAT, TRUSTED_TYPES, Bundle, BundleError, corpus_de
                            load_svm, save_bundle, segment_bounds)
 from pdtlib.evaluate import evaluate_predictions, fit_svm
 from pdtlib.features import FeatureConfig
-from pdtlib.models import EncoderConfig
+from pdtlib.models import AudioEncoder, EncoderConfig
 
 
 def build_tiny_bundle(base: Path) -> SimpleNamespace:
@@ -146,6 +146,24 @@ def test_embed_waves_gives_the_vectors_of_the_training_features(tiny, bundle):
 
     expected = embed(tiny.encoder, tiny.features, indices=rows)
     np.testing.assert_allclose(bundle.embed_waves(waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_bins_normalisation_travels_with_the_bundle(tiny, tmp_path):
+    """An encoder that standardises each bin with training statistics: the bundle carries them,
+    and embed_waves on the files gives the training features' vectors."""
+    from pdtlib.inference import embed
+
+    torch.manual_seed(0)
+    encoder = AudioEncoder(EncoderConfig(channels=(4, 8, 8, 8, 8), input_norm="bins")).eval()
+    encoder.input_norm.fit(tiny.features.features, tiny.features.indices("train"))
+    folder = save_bundle(tmp_path / "model", encoder=encoder, svm_pipeline=tiny.svm,
+                         feature_config=tiny.features.config, corpus={}, metrics={})
+    loaded = load_bundle(folder)
+    assert loaded.encoder_config.input_norm == "bins"
+    assert torch.equal(loaded.encoder.input_norm.mean, encoder.input_norm.mean)
+    rows = [0, 5, 17, 40]
+    expected = embed(encoder, tiny.features, indices=rows)
+    np.testing.assert_allclose(loaded.embed_waves(waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_batching_never_changes_a_vector(tiny, bundle):

@@ -1,13 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import balanced_accuracy_score
-
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 
 from pdtlib import EMOTIONS
 from pdtlib.evaluate import (PAPER_TABLE3, UA_DEFINITION, WA_DEFINITION, classification_summary,
-                             compare_with_paper, evaluate_predictions, fit_svm, tsne,
+                             compare_with_paper, evaluate_predictions, fit_svm, linear_probe, quality_notes, tsne,
                              unweighted_accuracy, weighted_accuracy)
 
 
@@ -135,3 +133,29 @@ def test_compare_with_paper():
     assert table.loc[table["exp"] == 5, "diff"].item() == pytest.approx(60.0 - 56.33)
     with pytest.raises(ValueError, match="percent"):
         compare_with_paper(pd.DataFrame({"exp": [1], "ua": [0.5]}))
+
+
+def test_macro_f1_and_classes_predicted_hand_computed():
+    y_true, y_pred = [0, 0, 1, 1, 2, 3], [0, 1, 1, 1, 2, 2]
+    m = evaluate_predictions(y_true, y_pred)
+    # F1: happy 2/3 (p 1, r 1/2), angry 4/5 (p 2/3, r 1), neutral 2/3 (p 1/2, r 1), sad 0 (never predicted)
+    assert m["f1"] == pytest.approx((2 / 3 + 4 / 5 + 2 / 3 + 0) / 4)
+    assert m["classes_predicted"] == 3
+
+
+def test_quality_notes_name_weak_results_without_failing():
+    good = evaluate_predictions([0, 1, 2, 3] * 5, [0, 1, 2, 3] * 5)
+    assert quality_notes(good) == []
+    collapsed = evaluate_predictions([0, 1, 2, 3] * 5, [1] * 20)
+    notes = quality_notes(collapsed)
+    assert any("within 5 points of chance" in n for n in notes)
+    assert any("predicts 1 of 4 classes on test (never happy, neutral, sad)" in n for n in notes)
+
+
+def test_linear_probe_scores_validation_vectors():
+    x, y, s = dataset()
+    train, val = s == "train", s == "val"
+    scores = linear_probe(x[train], y[train], x[val], y[val])
+    assert scores["val_ua"] > 0.95 and set(scores) == {"val_ua", "val_wa", "val_f1"}
+    shuffled = np.random.default_rng(0).permutation(y[train])  # labels that say nothing about the vectors
+    assert linear_probe(x[train], shuffled, x[val], y[val])["val_ua"] < 0.5

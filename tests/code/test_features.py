@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pdtlib.features import FeatureConfig, log_spectrogram
+from pdtlib.features import FeatureConfig, InputNormalization, log_spectrogram
 
 
 def tone(freq, seconds, rate=16000):
@@ -95,3 +95,30 @@ def test_agrees_with_torchaudio_where_it_imports():
 def test_cuda_matches_cpu():
     wave = torch.randn(4, 64000)
     torch.testing.assert_close(log_spectrogram(wave.cuda()).cpu(), log_spectrogram(wave), rtol=0, atol=1e-3)
+
+
+# ---------------------------------------------------------------- input normalisation
+
+def test_bins_normalisation_standardises_each_bin_over_the_fit_rows():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(-8, 3, (6, 257, 50)) + np.linspace(-5, 5, 257)[None, :, None]).astype(np.float16)
+    norm = InputNormalization("bins")
+    assert torch.isnan(norm(torch.zeros(1, 257, 5))).all()  # never silently the raw input before fit
+    norm.fit(x, rows=[0, 2, 4])
+    fit_rows = np.asarray(x[[0, 2, 4]], dtype=np.float64)
+    np.testing.assert_allclose(norm.mean.numpy(), fit_rows.mean(axis=(0, 2)), rtol=1e-6)
+    out = norm(torch.from_numpy(fit_rows.astype(np.float32))).double()  # (3, 257, 50)
+    np.testing.assert_allclose(out.mean(dim=(0, 2)).numpy(), 0, atol=1e-4)
+    np.testing.assert_allclose(out.std(dim=(0, 2), correction=0).numpy(), 1, atol=1e-3)
+    assert set(norm.state_dict()) == {"mean", "std"}
+
+
+def test_utterance_normalisation_removes_gain_and_level():
+    x = torch.randn(2, 257, 40) * 3 - 8
+    norm = InputNormalization("utterance")
+    louder = x + 4.6  # the same recording 100 times louder in power: log-power + log(100)
+    torch.testing.assert_close(norm(louder), norm(x), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(norm(2 * x), norm(x), atol=1e-4, rtol=1e-4)
+    assert norm.state_dict() == {} and InputNormalization("none")(x) is x
+    with pytest.raises(ValueError, match="choose one of"):
+        InputNormalization("global")

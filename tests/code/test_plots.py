@@ -84,6 +84,24 @@ def test_spectrogram_axes_in_hz_and_seconds():
     assert len(single.axes[0].images) == 1
 
 
+def test_training_curves_mark_the_chosen_step_on_the_ua_panel():
+    log = pd.DataFrame({"step": [0, 10, 20], "pairs_seen": [0, 320, 640], "train_loss": [np.nan, 0.8, 0.6],
+                        "val_pair_acc": [0.667, 0.667, 0.668], "val_ua": [0.40, 0.61, 0.55]})
+    fig = plots.plot_training_curves(log, best=10)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "pair accuracy", "validation UA (linear probe)"]
+    assert "selected (pairs_seen 320)" in [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+
+
+def test_selection_curves_star_each_best_epoch():
+    logs = {4.0: pd.DataFrame({"epoch": [1, 2, 3], "val_ua": [0.4, 0.6, 0.5]}),
+            7.0: pd.DataFrame({"epoch": [1, 2, 3], "val_ua": [0.3, 0.35, 0.45]})}
+    fig = plots.plot_selection(logs)
+    stars = [(ln.get_xdata()[0], ln.get_ydata()[0]) for ln in fig.axes[0].get_lines() if ln.get_marker() == "*"]
+    assert stars == [(2, pytest.approx(60.0)), (3, pytest.approx(45.0))]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:2] == ["4 s", "7 s"]
+    saved(fig, "selection")
+
+
 def test_table3_bars():
     fig = plots.plot_table3(pd.DataFrame({"exp": [1, 2, 3, 4, 5], "ua": [50, 52, 53, 54, 55.5]}))
     ax = fig.axes[0]
@@ -91,3 +109,8 @@ def test_table3_bars():
     assert any(ln.get_ydata()[0] == 25 for ln in ax.get_lines())
     assert "56.3" in texts(fig)
     saved(fig, "table3")
+    seven = pd.DataFrame({"exp": [1, 2, 3, 4, 5, 6, 7], "ua": [50, 52, 53, 54, 55.5, 57, 60],
+                          "method": ["traditional"] * 4 + ["PDT + SVM", "traditional encoder + SVM", "eGeMAPS + SVM"],
+                          "duration": [4.0, 5.0, 6.0, 7.0, 4.0, 4.0, np.nan]})
+    ax = plots.plot_table3(seven).axes[0]
+    assert len(ax.patches) == 14 and "whole utterance" in ax.get_xticklabels()[-1].get_text()

