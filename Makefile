@@ -11,7 +11,6 @@ STAMP       := $(VENV)/.installed
 # Our venv's kernelspecs come first, so `python3` is this environment's kernel
 # even when the user has another `python3` kernel installed.
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
-export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-notebooks report lab bench clean

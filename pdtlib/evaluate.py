@@ -142,6 +142,14 @@ def macro_f1(y_true, y_pred) -> float:
     return float(f1_score(y_true, y_pred, labels=range(len(EMOTIONS)), average="macro", zero_division=0))
 
 
+def largest_confusions(counts, k: int = 3) -> list[tuple[str, str, float]]:
+    """The k largest off-diagonal shares of the row-normalised confusion (rows true, EMOTIONS
+    order): [(true, predicted, share of the true class), ...], largest first."""
+    share = row_normalize(counts)
+    off = [(share[i, j], i, j) for i in range(len(share)) for j in range(len(share)) if i != j and share[i, j] > 0]
+    return [(EMOTIONS[i], EMOTIONS[j], float(v)) for v, i, j in sorted(off, key=lambda t: (-t[0], t[1], t[2]))[:k]]
+
+
 def evaluate_predictions(y_true, y_pred) -> dict:
     """UA, WA, macro-F1, per-class recall, the classes predicted at all, and the 4x4 confusion
     (rows true, columns predicted, EMOTIONS order)."""

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 
 from . import params as parameters
 from . import paths
@@ -28,6 +29,25 @@ from .runs import environment_record, run_dir, update_record
 
 KERNEL = "python3"
 CELL_TIMEOUT_S = 3600  # per cell; the default report's longest cell takes a few minutes
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """The notebooks' kernels talk to papermill over local (IPC) sockets rather than TCP: nothing
+    leaves the machine, and ipykernel has no reason to print its "running over TCP without
+    encryption" warning into every report. POSIX only; elsewhere papermill's TCP default stays."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if os.name == "posix":
+            self.transport = "ipc"
+
+
+def run_notebook(notebook: Path, out: Path, parameters: dict, *, timeout: int = CELL_TIMEOUT_S,
+                 progress_bar: bool = False) -> None:
+    """Execute `notebook` into `out` with papermill (kernel python3, IPC, cwd notebooks/)."""
+    papermill.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL,
+                               execution_timeout=timeout, cwd=str(paths.NOTEBOOKS), progress_bar=progress_bar,
+                               log_output=False, kernel_manager_class=f"{__name__}.LocalKernelManager")
 
 
 def notebooks() -> list[Path]:
@@ -72,9 +92,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
         print(f"report: {nb.name} -> {out.relative_to(folder.parent)}", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(nb), str(out), parameters=per_book[nb], kernel_name=KERNEL,
-                                       execution_timeout=timeout, cwd=str(paths.NOTEBOOKS),
-                                       progress_bar=cell_bar, log_output=False)
+            run_notebook(nb, out, per_book[nb], timeout=timeout, progress_bar=cell_bar)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             update_record(folder, status=f"{status} in {nb.name}",

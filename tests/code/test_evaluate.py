@@ -5,7 +5,8 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 
 from pdtlib import EMOTIONS
 from pdtlib.evaluate import (PAPER_TABLE3, UA_DEFINITION, WA_DEFINITION, classification_summary,
-                             compare_with_paper, evaluate_predictions, fit_svm, linear_probe, quality_notes, tsne,
+                             compare_with_paper, evaluate_predictions, fit_svm, largest_confusions, linear_probe,
+                             quality_notes, tsne,
                              unweighted_accuracy, weighted_accuracy)
 
 
@@ -159,3 +160,12 @@ def test_linear_probe_scores_validation_vectors():
     assert scores["val_ua"] > 0.95 and set(scores) == {"val_ua", "val_wa", "val_f1"}
     shuffled = np.random.default_rng(0).permutation(y[train])  # labels that say nothing about the vectors
     assert linear_probe(x[train], shuffled, x[val], y[val])["val_ua"] < 0.5
+
+
+def test_largest_confusions_are_row_shares_in_order():
+    counts = [[6, 4, 0, 0],   # happy: 40% taken for angry
+              [1, 9, 0, 0],   # angry: 10% for happy
+              [0, 0, 5, 5],   # neutral: 50% for sad
+              [0, 0, 0, 10]]
+    assert largest_confusions(counts, 2) == [("neutral", "sad", 0.5), ("happy", "angry", 0.4)]
+    assert len(largest_confusions(counts, 10)) == 3  # only the confusions that happened
