@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -24,6 +25,7 @@ CROP_DURATIONS = (4.0, 5.0, 6.0, 7.0)  # seconds, the durations of Table 3
 # happy, angry, neutral, sad: Okabe-Ito orange, a dark red (apart from the orange by lightness),
 # grey, blue; distinct for colour-blind readers, and angry and sad never share a hue.
 CLASS_COLORS = ["#E69F00", "#A50F15", "#7F7F7F", "#0072B2"]
+SVG_HASH_SALT = "pdt"
 
 
 def save_figure(fig: Figure, path_without_suffix, dpi: int = 150) -> tuple[Path, Path]:
@@ -35,8 +37,10 @@ def save_figure(fig: Figure, path_without_suffix, dpi: int = 150) -> tuple[Path,
     paths = []
     for fmt in ("png", "svg"):
         final = base.with_name(f"{base.name}.{fmt}")
-        with atomic_path(final) as tmp:
-            # No date in the SVG, so re-running a report changes only what changed.
+        # Same figure, same bytes: no date in the SVG, and its element ids hashed with a fixed salt
+        # (matplotlib draws a random one per process otherwise), so a re-run report changes in git
+        # only where its results changed.
+        with atomic_path(final) as tmp, matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT}):
             fig.savefig(tmp, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
         paths.append(final)
     return tuple(paths)

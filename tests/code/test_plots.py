@@ -114,3 +114,15 @@ def test_table3_bars():
                           "duration": [4.0, 5.0, 6.0, 7.0, 4.0, 4.0, np.nan]})
     ax = plots.plot_table3(seven).axes[0]
     assert len(ax.patches) == 14 and "whole utterance" in ax.get_xticklabels()[-1].get_text()
+
+
+def test_identical_results_give_identical_files():
+    """A re-run report must not change committed figures whose numbers did not change (issue 11):
+    no date, and SVG element ids from a fixed salt instead of a random one per save."""
+    counts = np.array([[30, 5, 3, 2], [8, 25, 4, 3], [2, 3, 33, 2], [1, 2, 4, 33]])
+    first = saved(plots.plot_confusion(counts), "a")
+    second = saved(plots.plot_confusion(counts), "b")  # a new figure of the same numbers
+    for one, other in zip(first, second):
+        assert one.read_bytes() == other.read_bytes(), one.name
+    again = saved(plots.plot_confusion(counts), "a")[1].read_bytes()  # the same path, saved again
+    assert again == second[1].read_bytes() and b"<dc:date>" not in again
