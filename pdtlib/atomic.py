@@ -4,15 +4,24 @@ Everything the project writes and later trusts (checkpoints, caches, figures, ta
 run records, model bundles) goes through `atomic_path` (one file) or `atomic_folder` (a
 folder of files): write under a hidden temporary name in the same folder, then `os.replace`,
 which is atomic on POSIX and Windows within one filesystem.
+
+A process killed mid-write (`kill -9`, a power cut) leaves its temporary behind. Temporary names
+carry their owner, `.<name>.<tag>.pid<pid>-<host>.<random>`, so `remove_stale` can tell what a
+dead process left from what a live one is writing; the feature cache, the checkpoint writer and
+the bundle writer call it on the folder they write into.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 # mkstemp makes 0600 files and mkdtemp 0700 folders, and os.replace keeps the mode: give them
@@ -22,6 +31,63 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
 FOLDER_MODE = 0o777 & ~_UMASK
+
+# A temporary whose owner is on another machine (a shared filesystem) is only removed when old.
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+STALE_AFTER_S = 24 * 3600
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<tag>[\w-]+)\.pid(?P<pid>\d+)-(?P<host>[0-9a-f]{6})\.")
+
+
+def _prefix(name: str, tag: str) -> str:
+    """The start of a temporary's name: what it stands for and who writes it (pid, host)."""
+    return f".{name}.{tag}.pid{os.getpid()}-{HOST}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale(folder, max_age_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the temporaries of atomic_path / atomic_folder in `folder` whose owner is dead (on
+    this machine) or that are older than `max_age_s`; return what was removed.
+
+    A target moved aside by atomic_folder (`.old`) whose replacement never arrived is put back
+    instead of removed, so an interrupted save loses nothing it had."""
+    folder = Path(folder)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None:
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:  # its owner just renamed or removed it
+            continue
+        dead = match["host"] == HOST and not _alive(int(match["pid"]))
+        if not dead and age < max_age_s:
+            continue
+        path, target = Path(entry.path), folder / match["name"]
+        with contextlib.suppress(FileNotFoundError):
+            if match["tag"] == "old" and not target.exists():
+                os.replace(path, target)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -33,7 +99,7 @@ def atomic_path(path, suffix: str | None = None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix,
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(path.name, "tmp"), suffix=path.suffix if suffix is None else suffix,
                                dir=path.parent)
     os.close(fd)
     os.chmod(tmp, FILE_MODE)
@@ -48,7 +114,7 @@ def atomic_path(path, suffix: str | None = None):
 
 @contextlib.contextmanager
 def atomic_folder(target, tag: str = "building"):
-    """Yield an empty hidden folder `.<name>.<tag>-*` beside `target`; on success it becomes `target`.
+    """Yield an empty hidden folder `.<name>.<tag>.pid<pid>-*` beside `target`; on success it becomes `target`.
 
     An existing `target` is moved aside first (onto an empty folder: atomic on POSIX) and deleted
     once the new one is in place, so a reader sees the old folder or the new one, never a mix.
@@ -56,13 +122,13 @@ def atomic_folder(target, tag: str = "building"):
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{tag}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(target.name, tag), dir=target.parent))
     try:
         yield tmp
         os.chmod(tmp, FOLDER_MODE)
         old = None
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=_prefix(target.name, "old"), dir=target.parent))
             os.replace(target, old)
         try:
             os.replace(tmp, target)

@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from . import EMOTIONS, __version__, paths
-from .atomic import atomic_folder, atomic_path, write_json
+from .atomic import atomic_folder, atomic_path, remove_stale, write_json
 from .configs import from_dict
 from .features import FeatureConfig, encoder_input
 from .inference import embed
@@ -170,6 +170,7 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
         raise TypeError(f"save_bundle: encoder must be an AudioEncoder, got {type(encoder).__name__}")
     if directory.exists() and any(directory.iterdir()) and not (directory / INFO).is_file():
         raise BundleError(f"{directory} exists and is not a model bundle (no {INFO}); not overwriting it")
+    remove_stale(directory.parent)  # what a save killed mid-way left
     with atomic_folder(directory, tag="saving") as tmp:
         state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
         with atomic_path(tmp / ENCODER) as f:

@@ -17,7 +17,9 @@ the cache folder then. A stale cache is never used: it simply is not at the new 
 
 A build writes into a hidden temporary folder beside the final one (atomic.atomic_folder,
 meta.json last) and renames it into place only when complete, so an interrupted build never
-leaves a cache that is later trusted; the next call builds afresh. What is stored is
+leaves a cache that is later trusted; the next call builds afresh, and removes what a build killed
+with `kill -9` left (atomic.remove_stale). A features.npy damaged after its build (a truncated copy)
+is named in a warning and built again. What is stored is
 features.encoder_input, the encoder's input as features.py defines it (float16).
 """
 
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, paths
-from .atomic import atomic_folder
+from .atomic import atomic_folder, remove_stale
 from .audio import load_audio
 from .corpora.table import file_fingerprints, fingerprint_key, validate_table
 from .features import DTYPE, FORMAT, FeatureConfig, FeatureSet, encoder_input
@@ -62,13 +64,26 @@ def load_features(table: pd.DataFrame, config: FeatureConfig, *, cache_root=None
     folder = folder / key
     if not _is_complete(folder, key):
         _build(table, fingerprints, config, folder, key, batch_size, progress)
-    features = np.load(folder / "features.npy", mmap_mode="r")
-    expected = (len(table), config.n_bins, config.n_frames)
-    if features.shape != expected or features.dtype != DTYPE:
-        raise RuntimeError(f"feature cache {folder} holds {features.shape} {features.dtype}, expected "
-                           f"{expected} {np.dtype(DTYPE)}: it was changed after it was built. Delete that "
-                           "folder and call load_features again.")
+    features, problem = _open(folder / "features.npy", (len(table), config.n_bins, config.n_frames))
+    if problem:  # damaged after it was built (a truncated copy, a full disk): built again
+        warnings.warn(f"feature cache {folder / 'features.npy'} {problem}; rebuilding it", stacklevel=2)
+        _build(table, fingerprints, config, folder, key, batch_size, progress)
+        features, problem = _open(folder / "features.npy", (len(table), config.n_bins, config.n_frames))
+        if problem:
+            raise RuntimeError(f"feature cache {folder / 'features.npy'} {problem} right after it was built: "
+                               f"check the disk holding {folder.parent}")
     return FeatureSet(features, table, config, key=key)
+
+
+def _open(path: Path, shape: tuple) -> tuple[np.ndarray | None, str]:
+    """The cached (N, 257, T) array memory-mapped, or None and what is wrong with the file."""
+    try:
+        features = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:  # numpy: "mmap length is greater than file size", a bad header
+        return None, f"cannot be read ({exc}): truncated or damaged"
+    if features.shape != shape or features.dtype != DTYPE:
+        return None, f"holds {features.shape} {features.dtype}, expected {shape} {np.dtype(DTYPE)}"
+    return features, ""
 
 
 def cache_key(fingerprints: pd.DataFrame, config: FeatureConfig) -> str:
@@ -86,8 +101,9 @@ def _is_complete(folder: Path, key: str) -> bool:
 
 
 def _build(table, fingerprints, config: FeatureConfig, folder: Path, key: str, batch_size: int, progress) -> None:
-    if folder.exists():  # incomplete or foreign: never trusted, replaced below
+    if folder.exists() and not _is_complete(folder, key):  # incomplete or foreign: never trusted, replaced below
         warnings.warn(f"feature cache {folder} is incomplete or damaged; rebuilding it", stacklevel=3)
+    remove_stale(folder.parent)  # what builds killed mid-way left (kill -9 runs no cleanup)
     with atomic_folder(folder, tag="building") as tmp:
         _write_features(table, config, tmp / "features.npy", batch_size, progress)
         table.assign(file_size=fingerprints["file_size"], mtime_ns=fingerprints["mtime_ns"]).to_csv(

@@ -21,12 +21,15 @@ numpy, python) is covered by seeds.seed_everything and by `rng_state` in every c
 from __future__ import annotations
 
 import contextlib
+import pickle
 import random
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .atomic import atomic_path
+from .atomic import atomic_path, remove_stale
 from .configs import from_dict
 from .features import FeatureConfig
 from .models import AudioEncoder, EncoderConfig
@@ -80,13 +83,30 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 
 def save_checkpoint(state: dict, path) -> None:
     """`torch.save(state, path)`, atomically: a reader sees the old file or the new one."""
+    remove_stale(Path(path).parent)  # temporaries of a writer killed mid-save
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read; the message names it and what to do."""
+
+
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """A checkpoint.pt / best.pt written by this project (safe: weights_only=True)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """A checkpoint.pt / best.pt written by this project (safe: weights_only=True); CheckpointError
+    naming the file when it is truncated, damaged or not a checkpoint."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        # torch: "PytorchStreamReader failed reading zip archive", "unexpected EOF", EINVAL, ...
+        raise CheckpointError(f"checkpoint {path} cannot be read ({str(exc).splitlines()[0]}): it is truncated "
+                              "or damaged (a copy cut short, a full disk). Delete it to train that run from the "
+                              "start, or put back an earlier copy of it to resume from there.") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise CheckpointError(f"checkpoint {path} holds no model state: it was not written by pdtlib; delete it")
+    return ckpt
 
 
 def config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:

@@ -147,6 +147,18 @@ def test_a_folder_without_meta_is_not_trusted(table, calls):
     assert calls["utterances"] == 10 and feature_folders() == [key]
 
 
+def test_a_truncated_features_file_is_named_and_rebuilt(table, calls):
+    config = FeatureConfig()
+    built = np.array(load_features(table, config).features)
+    [key] = feature_folders()
+    target = paths.cache_dir() / "features" / key / "features.npy"
+    os.truncate(target, target.stat().st_size // 2)  # a copy cut short, a full disk
+    with pytest.warns(UserWarning, match=f"{key}/features.npy cannot be read .*truncated or damaged; rebuilding"):
+        again = load_features(table, config)
+    assert calls["utterances"] == 10 and feature_folders() == [key]
+    np.testing.assert_array_equal(again.features, built)
+
+
 def test_a_bad_file_fails_the_build_naming_it(table):
     Path(table.loc[3, "path"]).write_bytes(b"RIFF but not really a wav")
     with pytest.raises(AudioError, match="tiny.wav: unreadable or corrupt audio"):
@@ -167,3 +179,40 @@ def test_progress_bar_follows_the_switch(table, monkeypatch, capsys):
     assert "spectrograms" in capsys.readouterr().err
     load_features(table, FeatureConfig(duration=5.0), batch_size=2, progress=False)  # explicit wins
     assert "spectrograms" not in capsys.readouterr().err
+
+
+KILLED_BUILD = """
+import os, signal, sys
+import pandas as pd
+from pdtlib import cache
+from pdtlib.features import FeatureConfig
+
+real, batches = cache.encoder_input, []
+def dying(waves, *args, **kwargs):
+    batches.append(len(waves))
+    if len(batches) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 mid-build: no finally, no atexit
+    return real(waves, *args, **kwargs)
+cache.encoder_input = dying
+cache.load_features(pd.read_csv(sys.argv[1]), FeatureConfig(), batch_size=1)
+"""
+
+
+def test_a_build_killed_with_sigkill_leaves_nothing_behind_the_next_build(table, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import pdtlib
+
+    table.to_csv(tmp_path / "table.csv", index=False)
+    env = {**os.environ, "PYTHONPATH": str(Path(pdtlib.__file__).parents[1])}
+    killed = subprocess.run([sys.executable, "-c", KILLED_BUILD, str(tmp_path / "table.csv")], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    root = paths.cache_dir() / "features"
+    left = [p.name for p in root.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".") and ".building" in left[0]  # what kill -9 leaves
+
+    features = load_features(table, FeatureConfig(), batch_size=2)  # the next build: a dead owner's folder goes
+    assert [p.name for p in root.iterdir()] == [features.key]

@@ -135,6 +135,20 @@ def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
     assert_same_state(whole, final_state(tmp_path / "crashed"))
 
 
+@pytest.mark.parametrize("name", ["checkpoint.pt", "best.pt"])
+def test_a_truncated_checkpoint_is_named_with_what_to_do(features, tmp_path, name):
+    from pdtlib.checkpoints import CheckpointError
+
+    config = pdt_config(pairs_per_epoch=2 * 120)
+    train_pdt(features, config, tmp_path, stop_after=1)
+    path = tmp_path / name
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    load = {"checkpoint.pt": lambda: train_pdt(features, config, tmp_path, resume=True),
+            "best.pt": lambda: load_encoder(path)}[name]
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} cannot be read .*truncated.*Delete it"):
+        load()
+
+
 def test_same_seed_same_weights_other_seed_other_weights(features, tmp_path):
     config = pdt_config(pairs_per_epoch=5 * 120, evals_per_epoch=1)
     train_pdt(features, config, tmp_path / "a")
