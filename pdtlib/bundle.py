@@ -25,7 +25,6 @@ least MIN_LAST_SEGMENT_S) and the windows' vectors are averaged.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import pickle
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from sklearn.svm import SVC
 from . import EMOTIONS, __version__, paths
 from .atomic import atomic_folder, atomic_path, remove_stale, write_json
 from .configs import from_dict
+from .corpora.table import sha256_file
 from .features import FeatureConfig, encoder_input
 from .inference import embed
 from .models import AudioEncoder, EncoderConfig, flops
@@ -199,15 +199,7 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
 
 
 def _file_record(path: Path) -> dict:
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _plain(value):
@@ -264,7 +256,7 @@ def load_bundle(path) -> Bundle:
         record = info.get("files", {}).get(name, {})
         if not (folder / name).is_file():
             raise BundleError(f"{folder} lacks {name}: the bundle is incomplete; save it again")
-        if record.get("sha256") != _sha256(folder / name):
+        if record.get("sha256") != sha256_file(folder / name):
             raise BundleError(f"{folder / name} does not match the SHA-256 in {INFO}: the file was changed or "
                               "mixed with another bundle's; save the bundle again")
 

@@ -23,6 +23,7 @@ One row per audio file. Required columns `path,label,speaker,split`; optional
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -56,8 +57,7 @@ def load_manifest(csv_path, strict: bool = False) -> pd.DataFrame:
     csv_path = Path(csv_path).expanduser().resolve()
     if not csv_path.is_file():
         raise CorpusError(f"manifest {csv_path} does not exist; expected a CSV with header {EXAMPLE_HEADER}")
-    # Everything as text: speaker "007" stays "007", and "NA" is a name, not a missing value.
-    raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    raw = _read_csv(csv_path)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     absent = [c for c in REQUIRED if c not in raw.columns]
     if absent:
@@ -74,6 +74,30 @@ def load_manifest(csv_path, strict: bool = False) -> pd.DataFrame:
     df["session"] = _sessions(df.get("session", pd.Series("", index=df.index)))
     df["duration_s"] = df["path"].map(audio_duration)
     return validate_table(df, name=f"manifest {csv_path}")
+
+
+def _read_csv(csv_path: Path) -> pd.DataFrame:
+    """The CSV as text columns; CorpusError naming the file, the line and the fix when it is not a
+    CSV pandas can read: empty, not UTF-8, or a row with more fields than the header."""
+    try:
+        # Everything as text: speaker "007" stays "007", and "NA" is a name, not a missing value.
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+        return pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+    except OSError as exc:
+        raise CorpusError(f"manifest {csv_path} cannot be read ({exc.strerror}); check its permissions") from None
+    except pd.errors.EmptyDataError:
+        raise CorpusError(f"manifest {csv_path} is empty; it needs a header line ({EXAMPLE_HEADER}) and one row "
+                          "per audio file") from None
+    except UnicodeDecodeError as exc:
+        line = csv_path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise CorpusError(f"manifest {csv_path}, line {line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); "
+                          "save it as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
+    except pd.errors.ParserError as exc:  # "Expected 4 fields in line 3, saw 5"
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        where = (f", line {found[2]}: {found[3]} fields where the header has {found[1]}" if found
+                 else f": {str(exc).strip()}")
+        raise CorpusError(f"manifest {csv_path}{where}; put a value containing a comma in double quotes, or "
+                          "remove the extra fields") from None
 
 
 def _keep_known_labels(raw: pd.DataFrame, csv_path: Path, strict: bool) -> pd.DataFrame:

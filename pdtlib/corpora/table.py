@@ -53,7 +53,8 @@ def validate_table(df: pd.DataFrame, *, check_files: bool = True, name: str = "c
 
     Raises CorpusError naming the count and the first offending rows for: missing
     columns, labels outside EMOTIONS, splits outside SPLITS, duplicate ids, missing
-    files (with check_files) and speakers that appear in more than one split.
+    files, one file or the same audio bytes in two rows (with check_files), and speakers
+    that appear in more than one split.
     """
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -75,6 +76,7 @@ def validate_table(df: pd.DataFrame, *, check_files: bool = True, name: str = "c
         if bad.any():
             raise CorpusError(f"{name}: {bad.sum()} audio files do not exist:\n{_rows(df, bad)}\n"
                               "Check the corpus root, or remove those rows.")
+        _refuse_repeated_audio(df, name)
     splits_per_speaker = df.groupby("speaker")["split"].nunique()
     shared = splits_per_speaker[splits_per_speaker > 1].index
     if len(shared):
@@ -83,6 +85,40 @@ def validate_table(df: pd.DataFrame, *, check_files: bool = True, name: str = "c
         raise CorpusError(f"{name}: {len(shared)} speakers appear in more than one split, which leaks "
                           f"speakers into evaluation:\n{detail}\nfirst rows:\n{_rows(df, bad)}")
     return df
+
+
+def _refuse_repeated_audio(df: pd.DataFrame, name: str) -> None:
+    """One recording, one row: the same file (after links and `..` are resolved) or the same bytes
+    under two names would put one utterance in two splits, or count it twice. Only files whose
+    sizes collide are hashed, so an IEMOCAP-size table costs a stat per file."""
+    resolved = df["path"].map(lambda p: str(Path(p).resolve()))
+    for what, key in (("the same file", resolved), ("the same audio content", _content_keys(resolved))):
+        bad = key.notna() & key.duplicated(keep=False)
+        if bad.any():
+            shown = df.loc[bad].assign(same=key[bad].rank(method="dense").astype(int)).sort_values("same")
+            raise CorpusError(f"{name}: {bad.sum()} rows use {what} as another row, so one recording would "
+                              f"count twice or sit in two splits (rows of one recording share a `same` number):\n"
+                              f"{_rows(shown, slice(None), ('same', 'utterance_id', 'path', 'split'), first=10)}\n"
+                              "Each recording may appear once: remove the repeated rows.")
+
+
+def _content_keys(resolved: pd.Series) -> pd.Series:
+    """SHA-256 of the files whose size another file shares; None for a file of a unique size."""
+    sizes = resolved.map(lambda p: os.stat(p).st_size)
+    keys = pd.Series(None, index=resolved.index, dtype=object)
+    shared = sizes.duplicated(keep=False) & ~resolved.duplicated(keep=False)  # same paths: reported above
+    for i in resolved.index[shared]:
+        keys[i] = f"{sizes[i]}:{sha256_file(resolved[i])}"
+    return keys
+
+
+def sha256_file(path) -> str:
+    """Hex SHA-256 of a file's bytes, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def label_index(labels) -> "pd.Series":

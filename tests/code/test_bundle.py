@@ -90,10 +90,10 @@ def copy_bundle(tiny, tmp_path) -> Path:
 
 
 def rewrite_checksum(folder: Path, name: str) -> None:
-    from pdtlib.bundle import _sha256  # an attacker can update bundle.json as easily as the file
+    from pdtlib.corpora.table import sha256_file  # an attacker can update bundle.json as easily as the file
 
     info = json.loads((folder / "bundle.json").read_text())
-    info["files"][name]["sha256"] = _sha256(folder / name)
+    info["files"][name]["sha256"] = sha256_file(folder / name)
     (folder / "bundle.json").write_text(json.dumps(info))
 
 

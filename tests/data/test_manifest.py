@@ -62,7 +62,7 @@ def test_unknown_labels_are_an_error_when_strict(tmp_path):
 def test_relative_paths_resolve_against_the_csv_folder(tmp_path, monkeypatch):
     corpus = tmp_path / "corpus"
     write_wav(corpus / "sub" / "a.wav", 0.3)
-    write_wav(tmp_path / "shared" / "up.wav", 0.3)
+    write_wav(tmp_path / "shared" / "up.wav", 0.3, seed=1)  # another recording (equal bytes are refused)
     (corpus / "manifest.csv").write_text("path,label,speaker,split\n"
                                          "sub/a.wav,happy,s1,train\n../shared/up.wav,sad,s2,test\n")
     elsewhere = tmp_path / "elsewhere"
@@ -119,3 +119,26 @@ def test_unknown_split_is_an_error(tmp_path):
 def test_load_corpus_dispatches(tmp_path):
     csv = write_manifest(tmp_path, [("1.wav", "sad", "s1", "train"), ("2.wav", "angry", "s2", "test")])
     pd.testing.assert_frame_equal(load_corpus("manifest", csv_path=csv), load_manifest(csv))
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", r"manifest .*bad\.csv is empty; it needs a header line \(path,label,speaker,split"),
+    ("path,label,speaker,split\na.wav,sad,Jos\xe9,train\n".encode("latin-1"),
+     r"manifest .*bad\.csv, line 2: not UTF-8 text \(byte 0xe9\); save it as UTF-8"),
+    (b"path,label,speaker,split\na.wav,sad,s1,train\nb.wav,sad,s1,train,extra\n",
+     r"manifest .*bad\.csv, line 3: 5 fields where the header has 4; put a value containing a comma in double"),
+])
+def test_an_unreadable_manifest_names_the_file_the_line_and_the_fix(tmp_path, content, expected):
+    (tmp_path / "bad.csv").write_bytes(content)
+    with pytest.raises(CorpusError, match=expected):
+        load_manifest(tmp_path / "bad.csv")
+
+
+def test_the_same_wav_under_two_ids_in_two_splits_is_refused(tmp_path):
+    rows = [("a.wav", "sad", "s1", "train", "one"), ("b.wav", "happy", "s2", "test", "two"),
+            ("a.wav", "sad", "s3", "test", "three")]  # explicit ids: a.wav in train and in test
+    csv = write_manifest(tmp_path, rows[:2], header="path,label,speaker,split,utterance_id")
+    csv.write_text(csv.read_text() + ",".join(rows[2]) + "\n")
+    with pytest.raises(CorpusError, match="2 rows use the same file as another row") as err:
+        load_manifest(csv)
+    assert "one" in str(err.value) and "three" in str(err.value)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from tiny_corpora import write_wav
@@ -82,3 +84,30 @@ def test_audio_duration_of_an_unreadable_file_is_nan(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")
     assert pd.isna(audio_duration(bad)) and pd.isna(audio_duration(tmp_path / "none.wav"))
+
+
+def test_the_same_file_in_two_splits_is_refused(table, tmp_path):
+    """Explicit utterance ids let one wav sit in train and test (issue 11): the path decides, after
+    `..` and links are resolved."""
+    (tmp_path / "link.wav").symlink_to(tmp_path / "u0.wav")
+    (tmp_path / "sub").mkdir()
+    table.loc[13, "path"] = str(tmp_path / "sub" / ".." / "link.wav")  # u3 (test) is u0 (train) again
+    with pytest.raises(CorpusError, match="2 rows use the same file as another row") as err:
+        validate_table(table)
+    assert "u0" in str(err.value) and "u3" in str(err.value) and "u1" not in str(err.value)
+
+
+def test_the_same_audio_under_two_names_is_refused(table, tmp_path):
+    copy = tmp_path / "copy_of_u1.wav"
+    copy.write_bytes((tmp_path / "u1.wav").read_bytes())
+    table.loc[12, "path"] = str(copy)  # u2 (val) holds u1's (train) bytes
+    with pytest.raises(CorpusError, match="2 rows use the same audio content as another row") as err:
+        validate_table(table)
+    assert "u1" in str(err.value) and "u2" in str(err.value) and "copy_of_u1.wav" in str(err.value)
+    validate_table(table, check_files=False)  # without the audio nothing is read
+
+
+def test_equal_sizes_alone_are_not_duplicates(table):
+    """The four files have equal sizes (0.25 s each) and different samples: hashed, and accepted."""
+    assert len({Path(p).stat().st_size for p in table["path"]}) == 1
+    assert len(validate_table(table)) == 4
