@@ -6,7 +6,10 @@ Notebook 04 writes `reports/<run>/model/`:
     bundle.json   what the model is: labels (EMOTIONS order), FeatureConfig, EncoderConfig, the
                   SVM's parameters, the training corpus, its test metrics (UA/WA), the files'
                   SHA-256, versions; written last
-    encoder.pt    the AudioEncoder's state_dict (torch.save; read with weights_only=True)
+    encoder.pt    the AudioEncoder's state_dict with what it was trained for: the labels, the
+                  FeatureConfig and the EncoderConfig as plain values (torch.save; read with
+                  weights_only=True). bundle.json's copies are checked against these, so an edited
+                  bundle.json (labels reordered, another duration) is refused, not silently obeyed.
     svm.skops     the fitted StandardScaler + SVC pipeline (skops: no pickle)
 
 Loading runs no code from the files: torch reads tensors only, and skops builds only the types
@@ -47,10 +50,15 @@ from .models import AudioEncoder, EncoderConfig, flops
 from .runs import environment_record
 
 FORMAT = "pdt-model-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: encoder.pt carries the labels and configs bundle.json is checked against
 BUNDLE_DIR = "model"  # reports/<run>/model/
 INFO, ENCODER, SVM = "bundle.json", "encoder.pt", "svm.skops"
 MIN_LAST_SEGMENT_S = 1.0  # --segments: a shorter last window is dropped (unless it is the only one)
+# An input the model can say little about: RMS of the samples used below NEAR_SILENT_DBFS (speech
+# recorded at any usable level is 20-40 dB above it), or less audio than SHORT_FRACTION of the
+# window (the rest is padding, which the model never saw that much of in training).
+NEAR_SILENT_DBFS = -60.0
+SHORT_FRACTION = 0.25
 
 # Types a svm.skops may hold beyond skops' default trust (scikit-learn, numpy, scipy built-ins).
 # Pipeline(StandardScaler, SVC) needs none; anything a file asks for on top is refused.
@@ -70,6 +78,7 @@ class Bundle:
     labels: tuple[str, ...]
     info: dict  # bundle.json
     path: Path | None = None
+    notes: tuple[str, ...] = ()  # what a user of this bundle should know (an older format)
 
     @property
     def embedding_dim(self) -> int:
@@ -138,6 +147,22 @@ def segment_bounds(n_samples: int, config: FeatureConfig,
     return bounds
 
 
+def input_warnings(wave: np.ndarray, config: FeatureConfig, segments: bool = False) -> list[str]:
+    """What makes the model's answer on a 16 kHz mono `wave` unreliable: near silence in the part
+    used (the first window, or all of it with `segments`), or far less audio than the window."""
+    used = np.asarray(wave if segments else wave[:config.n_samples], dtype=np.float64)
+    rms = float(np.sqrt(np.mean(np.square(used)))) if len(used) else 0.0
+    out = []
+    if rms == 0:
+        out.append("silent (every sample is 0)")
+    elif 20 * np.log10(rms) < NEAR_SILENT_DBFS:
+        out.append(f"near-silent ({20 * np.log10(rms):.0f} dBFS)")
+    seconds = len(wave) / config.sample_rate
+    if seconds < SHORT_FRACTION * config.duration:
+        out.append(f"{seconds:.3g} s of audio for the model's {config.duration:g} s window (mostly padding)")
+    return out
+
+
 # ---------------------------------------------------------------- saving
 
 def corpus_description(table, **info) -> dict:
@@ -172,9 +197,8 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
         raise BundleError(f"{directory} exists and is not a model bundle (no {INFO}); not overwriting it")
     remove_stale(directory.parent)  # what a save killed mid-way left
     with atomic_folder(directory, tag="saving") as tmp:
-        state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
         with atomic_path(tmp / ENCODER) as f:
-            torch.save(state, f)
+            torch.save(_weights_record(encoder, feature_config), f)
         with atomic_path(tmp / SVM) as f:
             sio.dump(svm_pipeline, f)
         svc = svm_pipeline.steps[-1][1]
@@ -196,6 +220,13 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
         }
         write_json(tmp / INFO, info)  # last: a folder without it is never a bundle
     return directory
+
+
+def _weights_record(encoder: AudioEncoder, feature_config: FeatureConfig) -> dict:
+    """encoder.pt: the weights and what they were trained for, as plain values (weights_only loads them)."""
+    return {"state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+            "labels": list(EMOTIONS), "features": _plain(feature_config.to_dict()),
+            "encoder": _plain(encoder.config.to_dict())}
 
 
 def _file_record(path: Path) -> dict:
@@ -268,10 +299,20 @@ def load_bundle(path) -> Bundle:
         raise BundleError(f"{folder / INFO} lacks or garbles the encoder, features or labels entry ({exc!r}): "
                           "save the bundle again") from exc
     try:
-        state = torch.load(folder / ENCODER, map_location="cpu", weights_only=True)
+        weights = torch.load(folder / ENCODER, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # torch's refusal of anything but tensors and plain containers
         raise BundleError(f"{folder / ENCODER} holds more than tensors, which weights_only loading refuses: "
                           "not loading it; it was not written by pdt") from exc
+    notes = []
+    if info["format_version"] >= 2:
+        state = weights.get("state_dict") if isinstance(weights, dict) else None
+        _cross_check(folder, weights, labels=list(labels), features=info["features"],
+                     encoder=info["encoder"]["config"])
+    else:  # format 1: encoder.pt is the bare state_dict; nothing to check bundle.json against
+        state = weights
+        notes.append(f"{paths.shown(folder, Path.cwd())} is a format-1 model bundle: its labels and feature "
+                     f"settings come from {INFO} alone and cannot be checked against the weights; run "
+                     "notebook 04 (or `make report`) again to save it in the current format")
     encoder = AudioEncoder(encoder_config)
     try:
         encoder.load_state_dict(state)
@@ -281,7 +322,21 @@ def load_bundle(path) -> Bundle:
     svm = load_svm(folder / SVM)
     if not set(int(c) for c in svm.classes_) <= set(range(len(labels))):
         raise BundleError(f"{folder / SVM}: SVM classes {list(svm.classes_)} do not index the labels {labels}")
-    return Bundle(encoder.eval(), svm, feature_config, encoder_config, labels, info, folder)
+    return Bundle(encoder.eval(), svm, feature_config, encoder_config, labels, info, folder, tuple(notes))
+
+
+def _cross_check(folder: Path, weights, **described) -> None:
+    """bundle.json's labels, features and encoder config must be those encoder.pt was saved with:
+    bundle.json carries no checksum of its own, and an edit there would relabel every prediction
+    or change the input pipeline without a sign."""
+    if not isinstance(weights, dict) or not isinstance(weights.get("state_dict"), dict):
+        raise BundleError(f"{folder / ENCODER} lacks the state_dict a format-2 bundle holds: save the bundle again")
+    for key, value in described.items():
+        saved = weights.get(key)
+        if _plain(saved) != _plain(value):
+            raise BundleError(f"{folder / INFO}: {key} {value} differ from those the model was saved with, "
+                              f"{saved} ({ENCODER}): {INFO} was edited. Refusing to use it; put back the "
+                              f"saved values or save the bundle again")
 
 
 def load_svm(path):

@@ -8,8 +8,11 @@ INPUT: audio files, folders (searched recursively for AUDIO_EXTENSIONS) or manif
 (corpora.manifest: their labels, speakers and ids come along). Any sample rate, any channel
 count: files are resampled to 16 kHz and averaged to mono (a note on stderr says how many).
 Audio longer than the model's duration is cropped from the start as in training (noted), or
-with --segments cut into windows whose vectors are averaged. A file that cannot be read is
-named on stderr with the reason and skipped; the exit status is then 1 (2: usage errors).
+with --segments cut into windows whose vectors are averaged; only the part used is read. A file
+that cannot be read is named on stderr with the reason and skipped; the exit status is then 1
+(2: usage errors, such as an --out that cannot be written, found before any audio is read). A
+near-silent or very short input is named on stderr and flagged in the output (`warning`).
+Folders are searched through symbolic links; a link that loops or leads nowhere is named.
 `--model` defaults to reports/default, the run `make report` makes.
 """
 
@@ -20,6 +23,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,7 @@ import soundfile as sf
 
 from . import __version__, paths
 from .atomic import atomic_path
-from .audio import AudioError, load_audio
+from .audio import AudioError, file_problem, load_audio
 from .corpora import CorpusError, load_manifest
 from .progress import progress
 
@@ -59,6 +63,7 @@ class Item:
     label: str = ""
     speaker: str = ""
     split: str = ""
+    warnings: tuple[str, ...] = ()  # bundle.input_warnings: near silence, far shorter than the window
 
 
 class Failures:
@@ -84,16 +89,45 @@ def collect_inputs(inputs, fail: Failures) -> list[Item]:
     for arg in inputs:
         path = Path(arg).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_audio(p)
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = _folder_audio(path, Path(arg), fail)
             if not found:
                 fail(f"{arg}: a folder with no audio files (looked for {', '.join(AUDIO_EXTENSIONS)})")
-            items += [Item(p, str(Path(arg) / p.relative_to(path)), p.stem) for p in found]
+            items += found
         elif path.suffix.lower() == ".csv" and path.is_file():
             items += _manifest_items(path, arg, fail)
         else:  # a file, or a path that does not exist: load_audio names the problem
             items.append(Item(path, str(arg), path.stem))
     return _unique(items)
+
+
+def _folder_audio(folder: Path, shown: Path, fail: Failures) -> list[Item]:
+    """The audio files below `folder` (hidden entries left out), symbolic links to files and
+    folders followed. Each folder is searched once: a link back into one already searched (a
+    loop) is named and skipped, as is a link that leads nowhere (a failure when it has an audio
+    file's name). Sorted by path."""
+    found, searched, pending = [], {}, [(folder, shown)]
+    while pending:
+        here, name = pending.pop()
+        inode = (here.stat().st_dev, here.stat().st_ino)
+        if inode in searched:
+            _print_err(f"note: skipped {name}: a link to {searched[inode]}, which is searched already")
+            continue
+        searched[inode] = name
+        for entry in os.scandir(here):
+            path, entry_name = Path(entry.path), name / entry.name
+            if entry.name.startswith("."):
+                continue
+            problem = file_problem(path) if entry.is_symlink() else ""
+            if problem and problem != "not a regular file":  # a link that loops or leads nowhere
+                if _is_audio(path):
+                    fail(f"{entry_name}: {problem}")
+                else:
+                    _print_err(f"note: skipped {entry_name}: {problem}")
+            elif path.is_dir():
+                pending.append((path, entry_name))
+            elif path.is_file() and _is_audio(path):
+                found.append(Item(path, str(entry_name), path.stem))
+    return sorted(found, key=lambda item: Path(item.shown).parts)
 
 
 def _is_audio(path: Path) -> bool:
@@ -143,8 +177,9 @@ class Conversions:
         self.rates, self.channels = Counter(), Counter()
         self.cropped = self.padded = self.split = self.windows = self.dropped = 0
 
-    def add(self, path: Path, n_samples: int) -> None:
-        info = sf.info(str(path))  # the header: rate and channels before load_audio's conversion
+    def add(self, path: Path) -> None:
+        info = sf.info(str(path))  # the header: rate, channels and length before load_audio's conversion
+        n_samples = int(round(info.frames * self.cfg.sample_rate / info.samplerate))  # the whole file's, at 16 kHz
         if info.samplerate != self.cfg.sample_rate:
             self.rates[info.samplerate] += 1
         if info.channels > 1:
@@ -185,23 +220,29 @@ def _count(n: int, noun: str) -> str:
 def embed_items(bundle: Bundle, items: list[Item], *, segments: bool, batch_size: int, fail: Failures,
                 desc: str) -> tuple[list[Item], np.ndarray]:
     """Load, convert and embed `items` `batch_size` files at a time -> the items read and their vectors."""
+    from .bundle import input_warnings
+
     conversions = Conversions(bundle, segments)
     done, vectors = [], []
     bar = progress(total=len(items), desc=desc, unit="file", file=sys.stderr,
                    enabled=None if len(items) > PROGRESS_MIN_FILES else False)
     write = lambda line: bar.write(line, file=sys.stderr)  # noqa: E731 (above the bar, not through it)
+    cfg = bundle.feature_config
     for start in range(0, len(items), batch_size):
         waves = []
         for item in items[start:start + batch_size]:
-            try:
-                wave = load_audio(item.path, bundle.feature_config.sample_rate)
-                conversions.add(item.path, len(wave))
+            try:  # the first window only, unless --segments uses the whole file
+                wave = load_audio(item.path, cfg.sample_rate, seconds=None if segments else cfg.duration)
+                conversions.add(item.path)
             except AudioError as exc:
                 fail(str(exc), write)
                 continue
             except (OSError, ValueError, RuntimeError) as exc:  # e.g. the resampler on an odd rate
                 fail(f"{item.path}: {exc}", write)
                 continue
+            item.warnings = tuple(input_warnings(wave, cfg, segments))
+            if item.warnings:
+                write(f"note: {item.shown}: {'; '.join(item.warnings)}: its result says little")
             waves.append(wave)
             done.append(item)
         if waves:
@@ -219,24 +260,32 @@ def _known_columns(items: list[Item]) -> list[str]:
     return [c for c in ("label", "speaker", "split") if any(getattr(i, c) for i in items)]
 
 
+def _warning_column(items: list[Item]) -> list[str]:
+    """Each item's warnings in one text cell, '' when none."""
+    return ["; ".join(i.warnings) for i in items]
+
+
 def vector_table(items: list[Item], vectors: np.ndarray) -> pd.DataFrame:
-    """utterance_id, path, [label, speaker, split when known], v000..v255."""
+    """utterance_id, path, [label, speaker, split when known], warning, v000..v255."""
     meta = pd.DataFrame({"utterance_id": [i.utterance_id for i in items], "path": [str(i.path) for i in items],
-                         **{c: [getattr(i, c) for i in items] for c in _known_columns(items)}})
+                         **{c: [getattr(i, c) for i in items] for c in _known_columns(items)},
+                         "warning": _warning_column(items)})
     values = pd.DataFrame(vectors, columns=[f"v{k:03d}" for k in range(vectors.shape[1])])
     return pd.concat([meta, values], axis=1)
 
 
 def write_vectors(path: Path, items: list[Item], vectors: np.ndarray) -> None:
-    """`.npz` (the keys of work/vectors.npz: vectors, utterance_id, ... ), `.csv` or `.parquet`, atomically."""
+    """`.npz` (the keys of work/vectors.npz: vectors, utterance_id, ..., warning), `.csv` or `.parquet`
+    (any case), atomically."""
     with atomic_path(path) as tmp:
-        if path.suffix == ".npz":
+        if path.suffix.lower() == ".npz":
             with open(tmp, "wb") as f:
                 np.savez(f, vectors=vectors.astype(np.float32),
                          utterance_id=np.array([i.utterance_id for i in items], dtype=str),
                          path=np.array([str(i.path) for i in items], dtype=str),
-                         **{c: np.array([getattr(i, c) for i in items], dtype=str) for c in _known_columns(items)})
-        elif path.suffix == ".csv":
+                         **{c: np.array([getattr(i, c) for i in items], dtype=str) for c in _known_columns(items)},
+                         warning=np.array(_warning_column(items), dtype=str))
+        elif path.suffix.lower() == ".csv":
             vector_table(items, vectors).to_csv(tmp, index=False)
         else:
             vector_table(items, vectors).to_parquet(tmp, index=False)
@@ -247,7 +296,8 @@ def prediction_table(bundle: Bundle, items: list[Item], vectors: np.ndarray) -> 
     known = [c for c in _known_columns(items) if c == "label"]
     return pd.DataFrame({"utterance_id": [i.utterance_id for i in items], "path": [str(i.path) for i in items],
                          **{c: [getattr(i, c) for i in items] for c in known}, "predicted": predicted,
-                         **{label: scores[:, k] for k, label in enumerate(bundle.labels)}})
+                         **{label: scores[:, k] for k, label in enumerate(bundle.labels)},
+                         "warning": _warning_column(items)})
 
 
 def _accuracy_line(table: pd.DataFrame, labels) -> str | None:
@@ -266,11 +316,39 @@ def _accuracy_line(table: pd.DataFrame, labels) -> str | None:
 def _model(args) -> Bundle:
     from .bundle import load_bundle
 
-    return load_bundle(args.model if args.model is not None else paths.reports_dir() / "default")
+    bundle = load_bundle(args.model if args.model is not None else paths.reports_dir() / "default")
+    for note in bundle.notes:
+        _print_err(f"note: {note}")
+    return bundle
+
+
+def destination_problem(out: Path, force: bool) -> str:
+    """What stops `out` from being written ('' when nothing does), found before any audio is read:
+    a folder, something that is not a regular file (a device such as /dev/full), an existing file
+    without `force`, a missing or unwritable folder. The vectors are written beside it first and
+    renamed over it (atomic_path), so its folder must take a new file."""
+    if out.is_dir():
+        return f"{out} is a folder; give a file name in it, e.g. {out / 'vectors.npz'}"
+    if out.exists() and not out.is_file():
+        return f"{out} is not a regular file; give the name of a file to write"
+    if out.exists() and not force:
+        return f"{out} exists; pass --force to overwrite it, or choose another name"
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist; create it first"
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        return f"cannot write in {folder} ({exc.strerror})"
+    return ""
 
 
 def cmd_embed(args, fail: Failures) -> int:
     out = Path(args.out).expanduser()
+    problem = destination_problem(out, args.force)
+    if problem:
+        _print_err(f"pdt embed: error: --out {problem}")
+        return 2
     bundle = _model(args)
     items = collect_inputs(args.inputs, fail)
     done, vectors = embed_items(bundle, items, segments=args.segments, batch_size=args.batch_size, fail=fail,
@@ -278,7 +356,11 @@ def cmd_embed(args, fail: Failures) -> int:
     if not done:
         _print_err(f"pdt embed: no audio could be read; {out} not written")
         return 1
-    write_vectors(out, done, vectors)
+    try:
+        write_vectors(out, done, vectors)
+    except OSError as exc:  # the disk filled up while embedding, or the folder changed
+        _print_err(f"pdt embed: error: writing {out} failed ({exc.strerror or exc}); nothing was written")
+        return 1
     _print_err(f"wrote {len(done)} vectors of {vectors.shape[1]} dimensions to {out}"
                + (f" ({fail.count} skipped)" if fail.count else ""))
     return 1 if fail.count else 0
@@ -294,13 +376,14 @@ def cmd_predict(args, fail: Failures) -> int:
         records = [{"utterance_id": r["utterance_id"], "path": r["path"],
                     **({"label": r["label"]} if "label" in table else {}), "predicted": r["predicted"],
                     "scores": {label: None if np.isnan(r[label]) else round(float(r[label]), 6)
-                               for label in bundle.labels}}
-                   for r in table.to_dict("records")]
+                               for label in bundle.labels}, "warnings": list(item.warnings)}
+                   for r, item in zip(table.to_dict("records"), done)]
         print(json.dumps(records, indent=2))
     elif args.format == "csv":
         table.to_csv(sys.stdout, index=False, float_format="%.6f")
     elif len(table):
-        shown = table.drop(columns="path").rename(columns={"utterance_id": "file"})
+        dropped = ["path"] + (["warning"] if not table["warning"].any() else [])  # the notes on stderr say why
+        shown = table.drop(columns=dropped).rename(columns={"utterance_id": "file"})
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     accuracy = _accuracy_line(table, bundle.labels) if len(table) else None
     if accuracy:
@@ -384,7 +467,7 @@ def _positive_int(text: str) -> int:
 
 
 def _output_path(text: str) -> str:
-    if Path(text).suffix not in OUTPUT_FORMATS:
+    if Path(text).suffix.lower() not in OUTPUT_FORMATS:
         raise argparse.ArgumentTypeError(f"{text!r}: the format comes from the extension: "
                                          f"{', '.join(OUTPUT_FORMATS)}")
     return text
@@ -423,8 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
         "example:\n  pdt embed recordings/ --out vectors.parquet\n"
         "  pdt embed my_corpus.csv --model reports/default --out vectors.npz"))
     embed.add_argument("--out", required=True, type=_output_path, metavar="FILE",
-                       help="output file; .npz (keys vectors, utterance_id, path[, label, speaker, split]), "
-                            ".csv or .parquet (columns utterance_id, path[, label, speaker, split], v000..v255)")
+                       help="output file; .npz (keys vectors, utterance_id, path[, label, speaker, split], warning), "
+                            ".csv or .parquet (columns utterance_id, path[, label, speaker, split], warning, "
+                            "v000..v255); checked before any audio is read")
+    embed.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     embed.set_defaults(run=cmd_embed)
 
     predict = audio_command("predict", "print each file's predicted emotion and SVM scores", (

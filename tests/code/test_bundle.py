@@ -120,8 +120,9 @@ def test_bundle_json_describes_the_model(tiny, bundle):
     assert info["corpus"]["utterances"] == len(tiny.table)
     assert sum(info["corpus"]["counts"]["train"].values()) == 2 * (tiny.table["split"] == "train").sum()  # + total
     assert info["svm"]["steps"] == ["scaler: StandardScaler", "svc: SVC"]
-    state = torch.load(tiny.model / "encoder.pt", weights_only=True)  # plain tensors only
-    assert set(state) == set(tiny.encoder.state_dict())
+    weights = torch.load(tiny.model / "encoder.pt", weights_only=True)  # tensors and plain values only
+    assert set(weights["state_dict"]) == set(tiny.encoder.state_dict())
+    assert weights["labels"] == info["labels"] and weights["features"] == info["features"]
 
 
 def test_a_run_folder_a_bundle_folder_and_a_run_name_all_load(tiny, monkeypatch):
@@ -255,3 +256,32 @@ def test_only_a_scaler_and_svc_pipeline_is_accepted(tiny, tmp_path):
     sio.dump(LogisticRegression().fit(tiny.vectors, tiny.features.labels), path)  # trusted by skops, yet not ours
     with pytest.raises(BundleError, match=r"expected a Pipeline\(StandardScaler, SVC\)"):
         load_svm(path)
+
+
+# ---------------------------------------------------------------- bundle.json against the weights
+
+@pytest.mark.parametrize("edit, what", [
+    (lambda info: info.update(labels=["angry", "happy", "neutral", "sad"]), "labels"),  # every happy becomes angry
+    (lambda info: info["features"].update(duration=5.0), "features"),  # another input pipeline
+    (lambda info: info["encoder"]["config"].update(input_norm="utterance"), "encoder"),  # no weights change shape
+])
+def test_an_edited_bundle_json_is_refused(tiny, tmp_path, edit, what):
+    folder = copy_bundle(tiny, tmp_path)
+    info = json.loads((folder / "bundle.json").read_text())
+    edit(info)
+    (folder / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match=f"bundle.json: {what} .* differ from those the model was saved with"):
+        load_bundle(folder)
+
+
+def test_a_format_1_bundle_still_loads_with_a_note(tiny, bundle, tmp_path):
+    """Bundles saved before encoder.pt carried labels and configs: read as they are, and said so."""
+    folder = copy_bundle(tiny, tmp_path)
+    torch.save(torch.load(folder / "encoder.pt", weights_only=True)["state_dict"], folder / "encoder.pt")
+    rewrite_checksum(folder, "encoder.pt")
+    info = json.loads((folder / "bundle.json").read_text())
+    (folder / "bundle.json").write_text(json.dumps({**info, "format_version": 1}))
+    old = load_bundle(folder)
+    assert len(old.notes) == 1 and "format-1 model bundle" in old.notes[0] and bundle.notes == ()
+    waves = waves_of(tiny, [0, 5])
+    np.testing.assert_array_equal(old.embed_waves(waves), bundle.embed_waves(waves))

@@ -233,3 +233,129 @@ def test_the_console_script_and_module_run():
 def test_info_takes_the_model_as_an_option_too(capsys, tiny):
     assert main(["info", "--model", str(tiny.run)]) == 0
     assert "UA" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- issue 11: inputs, outputs, warnings
+
+def test_a_bad_manifest_is_skipped_and_the_other_inputs_still_come_out(tiny, user_audio, capsys, tmp_path):
+    folder, ids = user_audio
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "latin1.csv").write_bytes("path,label,speaker,split\nx.wav,sad,Jos\xe9,train\n".encode("latin-1"))
+    status, out, err = run(capsys, "predict", tmp_path / "empty.csv", folder / "mono", tmp_path / "latin1.csv",
+                           "--model", tiny.run, "--format", "csv")
+    assert status == 1
+    assert "skipped manifest" in err and "empty.csv is empty" in err and "latin1.csv, line 2: not UTF-8" in err
+    assert pd.read_csv(StringIO(out))["utterance_id"].tolist() == ids
+
+
+def test_folders_are_searched_through_links_and_loops_are_named(tiny, user_audio, capsys, tmp_path):
+    folder, ids = user_audio
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "linked").symlink_to(folder / "mono", target_is_directory=True)  # a symlinked subfolder
+    (top / "back").symlink_to(top, target_is_directory=True)  # a loop: top/back/back/back/...
+    (top / "a.wav").symlink_to(top / "b.wav")
+    (top / "b.wav").symlink_to(top / "a.wav")  # a file link loop
+    (top / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    status, out, err = run(capsys, "predict", top, "--model", tiny.run, "--format", "csv")
+    assert status == 1, err
+    assert pd.read_csv(StringIO(out))["utterance_id"].tolist() == ids  # the linked folder's three files
+    assert f"note: skipped {top / 'back'}: a link to {top}, which is searched already" in err
+    for name in ("a.wav", "b.wav"):
+        assert f"skipped {top / name}: a symbolic link loop" in err
+    assert f"skipped {top / 'gone.wav'}: a broken symbolic link (to {tmp_path / 'nowhere.wav'}" in err
+    status, _, err = run(capsys, "predict", top / "a.wav", "--model", tiny.run)  # given directly
+    assert status == 1 and "a symbolic link loop" in err and "no such file" not in err
+
+
+def test_embed_checks_its_destination_before_reading_any_audio(tiny, user_audio, capsys, tmp_path, monkeypatch):
+    import errno
+
+    import pdtlib.cli as cli
+
+    folder, ids = user_audio
+    existing = tmp_path / "mine.npz"
+    existing.write_bytes(b"not to be lost")
+    (tmp_path / "folder.npz").mkdir()
+    (tmp_path / "full.npz").symlink_to("/dev/full")
+    monkeypatch.setattr(cli, "embed_items", lambda *a, **k: pytest.fail("audio read before --out was checked"))
+    for out, reason in ((tmp_path / "folder.npz", "is a folder; give a file name in it"),
+                        (tmp_path / "full.npz", "is not a regular file"),
+                        (existing, "exists; pass --force to overwrite it"),
+                        (tmp_path / "absent" / "v.npz", f"the folder {tmp_path / 'absent'} does not exist")):
+        status, _, err = run(capsys, "embed", folder / "mono", "--model", tiny.run, "--out", out)
+        assert status == 2 and f"pdt embed: error: --out {out if 'folder ' not in reason else ''}" in err, err
+        assert reason in err, err
+    assert existing.read_bytes() == b"not to be lost"
+    monkeypatch.undo()
+
+    status, _, err = run(capsys, "embed", folder / "mono", "--model", tiny.run, "--out", existing, "--force")
+    assert status == 0, err
+    status, _, err = run(capsys, "embed", folder / "mono", "--model", tiny.run, "--out", tmp_path / "UPPER.NPZ")
+    assert status == 0, err
+    with np.load(existing) as a, np.load(tmp_path / "UPPER.NPZ") as b:
+        assert a["utterance_id"].tolist() == b["utterance_id"].tolist() == ids
+        np.testing.assert_array_equal(a["vectors"], b["vectors"])
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_vectors", disk_full)
+    status, _, err = run(capsys, "embed", folder / "mono", "--model", tiny.run, "--out", tmp_path / "late.npz")
+    assert status == 1 and "writing" in err and "No space left on device" in err and "Traceback" not in err
+
+
+def test_silent_and_tiny_inputs_are_flagged(tiny, user_audio, capsys, tmp_path):
+    folder, ids = user_audio
+    sf.write(tmp_path / "silence.wav", np.zeros(5 * SR, np.float32), SR)
+    sf.write(tmp_path / "hiss.wav", 1e-5 * np.random.default_rng(0).standard_normal(5 * SR).astype(np.float32), SR,
+             subtype="FLOAT")
+    sf.write(tmp_path / "one_sample.wav", np.array([0.3], np.float32), SR, subtype="FLOAT")
+    speech = load_audio(folder / "mono" / f"{ids[0]}.wav")
+    loudest = int(np.argmax(np.convolve(speech ** 2, np.ones(SR // 10), "valid")))
+    sf.write(tmp_path / "blip.wav", speech[loudest:loudest + SR // 10], SR)  # 0.1 s of speech
+    files = [tmp_path / n for n in ("silence.wav", "hiss.wav", "one_sample.wav", "blip.wav")] + [folder / "mono"]
+    status, out, err = run(capsys, "predict", *files, "--model", tiny.run, "--format", "json")
+    assert status == 0, err
+    warnings = {r["utterance_id"]: r["warnings"] for r in json.loads(out)}
+    assert warnings["silence"] == ["silent (every sample is 0)"]
+    assert len(warnings["hiss"]) == 1 and warnings["hiss"][0].startswith("near-silent (-")
+    assert warnings["one_sample"] == ["6.25e-05 s of audio for the model's 4 s window (mostly padding)"]
+    assert warnings["blip"] == ["0.1 s of audio for the model's 4 s window (mostly padding)"]
+    assert all(warnings[i] == [] for i in ids)  # speech at its level: nothing to say
+    for name in ("silence", "hiss", "one_sample", "blip"):
+        assert sum(f"{name}.wav: " in line and "its result says little" in line for line in err.splitlines()) == 1
+    status, out, _ = run(capsys, "predict", *files, "--model", tiny.run, "--format", "csv")
+    table = pd.read_csv(StringIO(out), keep_default_na=False).set_index("utterance_id")
+    assert table.at["silence", "warning"] == "silent (every sample is 0)" and table.at[ids[0], "warning"] == ""
+    status, out, _ = run(capsys, "predict", *files, "--model", tiny.run)
+    assert out.splitlines()[0].split()[-1] == "warning"
+
+
+def test_only_the_part_used_is_read(tiny, bundle, capsys, tmp_path, monkeypatch):
+    """A long 44.1 kHz stereo file: its first 4 s (and a margin) are decoded, not the whole file,
+    and the vector is that of the whole file's first 4 s."""
+    rate, seconds = 44100, 30
+    mono = np.concatenate([load_audio(p) for p in tiny.table["path"].iloc[:8]])[: seconds * SR]
+    wave = soxr.resample(np.tile(mono, 2)[: seconds * SR], SR, rate)
+    sf.write(tmp_path / "long.flac", np.stack([wave, 0.5 * wave], axis=1), rate)
+    decoded = []
+    real_read = sf.read
+
+    def counting_read(*args, **kwargs):
+        data, sr = real_read(*args, **kwargs)
+        decoded.append(len(data))
+        return data, sr
+
+    monkeypatch.setattr(sf, "read", counting_read)
+    status, _, err = run(capsys, "embed", tmp_path / "long.flac", "--model", tiny.run, "--out", tmp_path / "a.npz")
+    assert status == 0 and "1 file longer than 4 s: only the first 4 s used" in err, err
+    assert decoded and max(decoded) <= 4.1 * rate, decoded  # not 30 s
+    whole = load_audio(tmp_path / "long.flac")  # decoded whole, then cut by the features
+    decoded.clear()
+    status, _, _ = run(capsys, "embed", tmp_path / "long.flac", "--segments", "--model", tiny.run,
+                       "--out", tmp_path / "b.npz")
+    assert status == 0 and max(decoded) == seconds * rate  # --segments uses the whole file
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        np.testing.assert_allclose(a["vectors"], bundle.embed_waves([whole]), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b["vectors"], bundle.embed_waves([whole], segments=True), rtol=1e-4, atol=1e-5)
