@@ -31,10 +31,14 @@ install: $(STAMP) ## Build .venv/ from pyproject.toml (rebuilt when it or constr
 
 # make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release
 # make report CORPUS=manifest MANIFEST=my_corpus.csv [RUN=my-run] [SET="seed=1 pdt_epochs=5"]
+# Each value goes to the shell in single quotes (quote, below), so paths may hold spaces; relative
+# paths are made absolute by pdtlib.params.load, against this folder.
 PARAMS ?= params/default.yaml
-REPORT_ARGS = --params $(PARAMS) $(if $(RUN),--set run=$(RUN)) $(if $(CORPUS),--set corpus=$(CORPUS)) \
-	$(if $(IEMOCAP_ROOT),--set iemocap_root=$(abspath $(IEMOCAP_ROOT))) \
-	$(if $(MANIFEST),--set manifest=$(abspath $(MANIFEST))) $(foreach kv,$(SET),--set $(kv))
+quote = '$(subst ','\'',$(1))'
+REPORT_ARGS = --params $(call quote,$(PARAMS)) $(if $(RUN),--set $(call quote,run=$(RUN))) \
+	$(if $(CORPUS),--set $(call quote,corpus=$(CORPUS))) \
+	$(if $(IEMOCAP_ROOT),--set $(call quote,iemocap_root=$(IEMOCAP_ROOT))) \
+	$(if $(MANIFEST),--set $(call quote,manifest=$(MANIFEST))) $(foreach kv,$(SET),--set $(call quote,$(kv)))
 NBVAL_DIR := build/nbval
 
 test: $(STAMP) ## Run the tests: code and data (pytest), then the notebooks under nbval (smoke size)

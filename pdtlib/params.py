@@ -8,9 +8,16 @@ JupyterLab runs the default report. Values are YAML scalars or lists (`--set see
 read as the numbers they mean. A bad file, an unknown key or a value of the wrong type raises
 ValueError naming the file (and line) or the key, before any work starts.
 
+Smoke shrinks sizes only: the SIZE_KEYS of params/smoke.yaml replace those of the run, except
+the ones the user set with `--set`; corpus, root, manifest, seed, split and every other value
+stay the user's. A smoke run that was not named writes to `<run>-smoke`, so tiny results never
+overwrite a full run's folder. In a report the `smoke` parameter alone decides; `load` applies
+it once and `check_values` builds every config from the result before any notebook starts.
+
 `resolve(namespace)` is what a notebook calls on its globals after papermill's injection: its
-parameters as a namespace, with params/smoke.yaml laid over them when `smoke` is true or the
-environment sets PDT_SMOKE=1 (nbval runs notebooks without papermill).
+parameters as a namespace. Under the report driver (RESOLVED_ENV set in the kernels'
+environment) they are taken as they are. A notebook run otherwise (JupyterLab, nbval) applies
+the smoke switch itself, from its `smoke` parameter or PDT_SMOKE=1 in the environment.
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ from . import paths
 
 DEFAULTS = paths.PARAMS / "default.yaml"
 SMOKE = paths.PARAMS / "smoke.yaml"
+# What smoke may shrink: the sizes of params/smoke.yaml (every other key there equals default.yaml's).
+SIZE_KEYS = ("synthetic_scale", "encoder_channels", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs",
+             "pdt_evals_per_epoch", "baseline_batch", "baseline_epochs")
+PATH_KEYS = ("iemocap_root", "manifest")  # relative paths are the working directory's
+RESOLVED_ENV = "PDT_PARAMS_RESOLVED"  # set by the report driver for its kernels: values are final
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
@@ -43,17 +55,21 @@ def read_file(path) -> dict:
     """The mapping in a YAML parameter file; ValueError naming the file (and line) otherwise."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
         raise ValueError(f"parameter file {path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"parameter file {path}: not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
         raise ValueError(f"parameter file {path}: cannot be read ({exc.strerror})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"parameter file {path}: holds a {type(data).__name__}, not a mapping of "
+        line = yaml.compose(text).start_mark.line + 1  # where the list or scalar begins
+        raise ValueError(f"parameter file {path}, line {line}: holds a {type(data).__name__}, not a mapping of "
                          f"`name: value` lines (see {paths.shown(DEFAULTS)})")
     return {str(k): _numbers(v) for k, v in data.items()}
 
@@ -114,20 +130,43 @@ def check(params: dict, source: str) -> dict:
 
 
 def load(params_file, overrides=()) -> dict:
-    """The parameter file's values with `key=value` overrides applied, checked.
+    """The report's parameters, resolved once: the file's values, `key=value` overrides, relative
+    paths made absolute (against the working directory), and smoke sizes when `smoke` is true.
 
     When an override changes the corpus but names no run, the run gets the corpus as a suffix,
-    so another corpus never overwrites the parameter file's run (e.g. the committed default).
+    so another corpus never overwrites the parameter file's run (e.g. the committed default); a
+    smoke run likewise gets `-smoke` (apply_smoke).
     """
     path = find_file(params_file)
     params = check(read_file(path), str(paths.shown(path)))
     corpus = params.get("corpus")
     named = check(dict(parse_override(item) for item in overrides), "--set")
     params.update(named)
+    params.update({k: str(Path(params[k]).expanduser().absolute()) for k in PATH_KEYS if params.get(k)})
     if "corpus" in named and "run" not in named and params["corpus"] != corpus:
         params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
         print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
+    if smoke_from_env() and not params.get("smoke"):
+        print("report: PDT_SMOKE in the environment is ignored; a report's smoke switch is its `smoke` parameter "
+              "(--set smoke=true, or params/smoke.yaml)")
+    if params.get("smoke"):
+        before = params.get("run")
+        params = apply_smoke(params, kept=named)
+        if params.get("run") != before:
+            print(f"report: smoke sizes, writing to run '{params['run']}' (choose with RUN=...)")
     return params
+
+
+def apply_smoke(params: dict, kept=()) -> dict:
+    """`params` with the SIZE_KEYS of params/smoke.yaml laid over them, except the keys in `kept`
+    (what the user set); nothing else changes but the run, which gets `-smoke` when it is not
+    in `kept` and not a smoke run already, so that tiny results never land in a full run's folder."""
+    overlay = read_file(SMOKE)
+    out = {**params, **{k: overlay[k] for k in SIZE_KEYS if k in params and k not in kept}}
+    run = str(out.get("run", ""))
+    if "run" in out and "run" not in kept and run != "smoke" and not run.endswith("-smoke"):
+        out["run"] = f"{run}-smoke"
+    return out
 
 
 def smoke_from_env() -> bool:
@@ -137,11 +176,15 @@ def smoke_from_env() -> bool:
 
 def resolve(namespace: dict) -> SimpleNamespace:
     """A notebook's parameters: the names of params/default.yaml found in `namespace` (the
-    notebook's globals after papermill's injection). When its `smoke` is true or PDT_SMOKE=1,
-    params/smoke.yaml is laid over them, so any way of running the notebook gets smoke sizes."""
+    notebook's globals after papermill's injection), checked.
+
+    Under the report driver (RESOLVED_ENV=1) they are final: `load` applied everything. Otherwise
+    (JupyterLab, nbval) a true `smoke` or PDT_SMOKE=1 shrinks the sizes (apply_smoke), the same in
+    every notebook, so any way of running the notebooks gets one consistent smoke run."""
     values = check({k: namespace[k] for k in defaults() if k in namespace}, "notebook parameters")
+    if os.environ.get(RESOLVED_ENV) == "1":
+        return SimpleNamespace(**values)
     values["smoke"] = bool(values.get("smoke")) or smoke_from_env()
     if values["smoke"]:
-        overlay = read_file(SMOKE)
-        values.update({k: v for k, v in overlay.items() if k in values})
+        values = apply_smoke(values)
     return SimpleNamespace(**values)

@@ -13,13 +13,15 @@ shared parameter is `run`, and a notebook run out of order says which one to run
     07_confusion   read_metrics                                    -> figures/fig4_confusion.*
     08_table3      table3, write_table3                            -> table3.*, figures/table3.*
 
-Every notebook reads its parameters with pdtlib.params.resolve.
+Every notebook reads its parameters with pdtlib.params.resolve, and `folder` holds them against
+run.json's. The report driver calls `check_parameters` before the first notebook: every config
+built from the parameters is built there once, so a bad value fails in seconds, not after training.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -29,61 +31,129 @@ from . import EMOTIONS, paths
 from .atomic import atomic_path, write_text
 from .cache import load_features
 from .checkpoints import load_encoder
-from .corpora import SyntheticConfig, load_corpus, validate_table
+from .corpora import LOADERS, SPLITS, SyntheticConfig, load_corpus, validate_table
+from .corpora.iemocap import check_root, session_splits
 from .corpora.synthetic import default_root
-from .corpora import SPLITS
-from .corpora.table import label_index
+from .corpora.table import CorpusError, label_index
 from .evaluate import CHANCE_UA, PAPER_TABLE3, evaluate_predictions, fit_svm, quality_notes
 from .features import FeatureConfig, FeatureSet
 from .models import AudioEncoder, EncoderConfig
 from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
-from .runs import read_metrics, require, run_dir, write_metrics
+from .runs import (check_run_name, read_metrics, reconcile_parameters, require, require_current, run_dir,
+                   write_metrics, write_stamp)
 from .train import ClassifierConfig, PDTConfig, TrainResult, train_classifier, train_pdt
 
 # ---------------------------------------------------------------- run folder
 
 def folder(p) -> Path:
-    """reports/<run>/ of these parameters."""
-    return run_dir(p.run)
+    """reports/<run>/ of these parameters, which become the run's if a notebook was run with others
+    than run.json records (runs.reconcile_parameters)."""
+    run = run_dir(p.run)
+    reconcile_parameters(run, vars(p))
+    return run
+
+
+# ---------------------------------------------------------------- parameters, checked before any work
+
+COUNT_KEYS = ("seed", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs", "pdt_evals_per_epoch", "baseline_batch",
+              "baseline_epochs")
+REFIT_ON = ("train", "train+val")
+
+
+def refit_on(p) -> tuple[str, ...]:
+    """`svm_refit_on` as the splits fit_svm refits on."""
+    if p.svm_refit_on not in REFIT_ON:
+        raise ValueError(f"{p.svm_refit_on!r}: choose one of {REFIT_ON}")
+    return tuple(p.svm_refit_on.split("+"))
+
+
+def check_parameters(p) -> None:
+    """Build every config the notebooks build from `p` (the corpus source, FeatureConfig at each
+    duration, the encoder, the PDT at each lr, the baseline at each lr, the SVM refit, t-SNE), and
+    raise one ValueError naming each parameter that fails, before anything is computed."""
+    # The training configs are built around a sound encoder: the encoder's own check reports its keys.
+    trained = SimpleNamespace(**{**vars(p), "encoder_channels": EncoderConfig().channels, "input_norm": "none"})
+    checks = {
+        "run": lambda: check_run_name(p.run),
+        "corpus, iemocap_root, manifest, split, synthetic_scale": lambda: corpus_arguments(p),
+        "duration, baseline_durations, pad": lambda: [FeatureConfig(duration=float(d), pad=p.pad)
+                                                       for d in (p.duration, *p.baseline_durations)],
+        "encoder_channels, input_norm": lambda: encoder_config(p),
+        "pdt_lr, pdt_mode, pdt_lambda, pdt_margin, pdt_batch, pdt_pairs_per_epoch, pdt_epochs, "
+        "pdt_evals_per_epoch, pdt_select_on": lambda: [pdt_config(trained, lr) for lr in _grid(p.pdt_lr, "pdt_lr")],
+        "baseline_lr, baseline_batch, baseline_epochs": lambda: [
+            classifier_config(trained, lr, select=select) for lr in _grid(p.baseline_lr, "baseline_lr")
+            for select in (True, False)],
+        "svm_refit_on": lambda: refit_on(p),
+        "tsne_perplexity": lambda: p.tsne_perplexity > 0 or _fail(f"{p.tsne_perplexity} must be > 0"),
+        **{key: (lambda key=key: float(getattr(p, key)).is_integer() or _fail(f"{getattr(p, key)} must be a whole "
+                                                                                 "number"))
+           for key in COUNT_KEYS},
+    }
+    problems = []
+    for keys, build in checks.items():
+        try:
+            build()
+        except (ValueError, TypeError, CorpusError) as exc:
+            problems.append(f"- {keys}: {exc}")
+    if problems:
+        raise ValueError("bad parameter values, found before any notebook ran:\n" + "\n".join(problems))
+
+
+def _grid(values, key: str) -> list:
+    return list(values) or _fail(f"{key} is empty: give at least one learning rate")
+
+
+def _fail(message: str):
+    raise ValueError(message)
 
 
 # ---------------------------------------------------------------- corpus and features
 
 def corpus_table(p) -> tuple[pd.DataFrame, dict]:
-    """The utterance table of the corpus the parameters name, and what it took to get it.
+    """The utterance table of the corpus the parameters name, and what it is (kind, source, size).
 
     synthetic: generated (or reused) under data/synthetic/ and read by load_iemocap, like IEMOCAP.
     iemocap:   `iemocap_root` read by load_iemocap with `split`.
     manifest:  the CSV at `manifest` read by load_manifest (its own split column).
     """
+    arguments, source = corpus_arguments(p)
+    table = load_corpus(p.corpus, **arguments)
+    return table, {"corpus": p.corpus, "source": paths.shown(source), "utterances": len(table)}
+
+
+def corpus_arguments(p) -> tuple[dict, Path]:
+    """The loader arguments and the source folder or file of the corpus the parameters name,
+    checked without reading the corpus: the kind, the split, the root's layout, the manifest."""
+    if p.corpus not in LOADERS:
+        raise ValueError(f"corpus {p.corpus!r}: choose one of {sorted(LOADERS)}")
     if p.corpus == "iemocap" and not p.iemocap_root:
         raise ValueError("corpus 'iemocap' needs iemocap_root, the folder holding Session1..Session5: "
                          "make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/path/to/IEMOCAP_full_release")
-    if p.corpus == "manifest" and not p.manifest:
-        raise ValueError("corpus 'manifest' needs manifest, a CSV with path,label,speaker,split: "
-                         "make report CORPUS=manifest MANIFEST=my_corpus.csv (see README)")
+    if p.corpus == "manifest":
+        if not p.manifest:
+            raise ValueError("corpus 'manifest' needs manifest, a CSV with path,label,speaker,split: "
+                             "make report CORPUS=manifest MANIFEST=my_corpus.csv (see README)")
+        if not Path(p.manifest).is_file():
+            raise ValueError(f"manifest {p.manifest} is not a file: give the CSV's path (MANIFEST=...)")
+        return {"csv_path": p.manifest}, Path(p.manifest)
+    session_splits(p.split)  # 'paper' or 'loso:K'
+    if p.corpus == "iemocap":
+        return {"root": p.iemocap_root, "split": p.split}, check_root(p.iemocap_root)
     synthetic = SyntheticConfig(seed=p.seed, scale=p.synthetic_scale)
-    arguments = {"synthetic": {"config": synthetic, "split": p.split},
-                 "iemocap": {"root": p.iemocap_root, "split": p.split},
-                 "manifest": {"csv_path": p.manifest}}
-    sources = {"synthetic": default_root(synthetic), "iemocap": p.iemocap_root, "manifest": p.manifest}
-    if p.corpus not in arguments:
-        raise ValueError(f"corpus {p.corpus!r}: choose one of {sorted(arguments)}")
-    start = time.perf_counter()
-    table = load_corpus(p.corpus, **arguments[p.corpus])
-    return table, {"corpus": p.corpus, "source": paths.shown(sources[p.corpus]), "utterances": len(table),
-                   "load_s": round(time.perf_counter() - start, 1)}
+    return {"config": synthetic, "split": p.split}, default_root(synthetic)
 
 
 def save_table(run: Path, table: pd.DataFrame) -> Path:
     with atomic_path(run / "work" / "corpus.csv") as tmp:
         table.to_csv(tmp, index=False)
+    write_stamp(run, run / "work" / "corpus.csv")
     return run / "work" / "corpus.csv"
 
 
 def run_table(run: Path) -> pd.DataFrame:
-    """The utterance table notebook 01 resolved for this run, checked again."""
-    path = require(run / "work" / "corpus.csv", "01_data", "the run's utterance table")
+    """The utterance table notebook 01 resolved for this run's parameters, checked again."""
+    path = require_current(run, run / "work" / "corpus.csv", "01_data", "the run's utterance table")
     table = pd.read_csv(path, dtype={"speaker": str, "gender": str, "utterance_id": str})
     return validate_table(table.fillna({"gender": ""}), name=str(path))
 
@@ -220,11 +290,12 @@ def save_vectors(run: Path, table: pd.DataFrame, vectors: np.ndarray) -> Path:
             np.savez(f, vectors=vectors.astype(np.float32), utterance_id=table["utterance_id"].to_numpy(str),
                      label=table["label"].to_numpy(str), split=table["split"].to_numpy(str),
                      speaker=table["speaker"].astype(str).to_numpy(str))
+    write_stamp(run, path)
     return path
 
 
 def load_vectors(run: Path) -> dict:
-    path = require(run / "work" / "vectors.npz", "04_svm_eval", "the PDT vectors")
+    path = require_current(run, run / "work" / "vectors.npz", "04_svm_eval", "the PDT vectors")
     with np.load(path) as data:
         return {k: data[k] for k in data.files}
 
@@ -275,7 +346,7 @@ def svm_row(run: Path, name: str, table: pd.DataFrame, vectors: np.ndarray, p, c
     into metrics/<name>.json. `chosen` says what was chosen on validation before the SVM.
     Returns (metrics, the SVMResult)."""
     labels, splits = label_index(table["label"]).to_numpy(), table["split"].to_numpy()
-    svm = fit_svm(vectors, labels, splits, refit_on=tuple(p.svm_refit_on.split("+")), seed=p.seed)
+    svm = fit_svm(vectors, labels, splits, refit_on=refit_on(p), seed=p.seed)
     test = np.flatnonzero(splits == "test")
     selection = "; ".join(filter(None, [chosen, svm_text(svm)]))
     metrics = score_test(run, name, table, labels[test], svm.pipeline.predict(vectors[test]),

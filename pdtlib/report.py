@@ -6,26 +6,35 @@ Parameters come from one YAML file (`params/*.yaml`), with `--set` overrides par
 YAML scalars (so `--set seed=3` is an int and `--set iemocap_root=/data/x` a string;
 papermill's `-p` would guess types); pdtlib.params reads and checks them. Each notebook
 receives only the parameters its `parameters` cell declares; a key that no notebook
-declares is an error (a typo would otherwise be ignored silently). Executed notebooks go to `reports/<run>/notebooks/`,
-never over their sources; `run.json` records the parameters, the environment and the
-wall time of each notebook as it finishes, so an interrupted run still says how far it got.
+declares is an error (a typo would otherwise be ignored silently), and every config the
+notebooks build is built before the first one starts (pipeline.check_parameters). Executed
+notebooks go to `reports/<run>/notebooks/`, never over their sources. While it runs, the report
+holds `reports/<run>/run.lock`; a second report into the same run is refused, naming the first.
+`run.json` records the parameters, their hash, the environment and each notebook's status as it
+finishes, so an interrupted run still says how far it got; `complete` means every notebook
+succeeded with these parameters. Wall times, host and dates go to `run.local.json`, so that a
+re-run with the same results leaves the committed report unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
 from . import params as parameters
 from . import paths
+from .atomic import write_json
 from .progress import progress_enabled
-from .runs import environment_record, run_dir, update_record
+from .runs import (RECORD, RunLockedError, environment_record, local_record, lock_run, params_hash, read_record,
+                   run_dir, update_local, update_record)
 
 KERNEL = "python3"
 CELL_TIMEOUT_S = 3600  # per cell; the default report's longest cell takes a few minutes
@@ -73,39 +82,97 @@ def split_by_notebook(params: dict, books: list[Path]) -> dict[Path, dict]:
     return {nb: {k: v for k, v in params.items() if k in names} for nb, names in declared.items()}
 
 
+def selected(books: list[Path], only: list[str] | None) -> list[Path]:
+    """The notebooks `--only` names (all without it); ValueError for a name that matches none."""
+    if not only:
+        return books
+    unmatched = [o for o in only if not any(nb.name.startswith(o) for nb in books)]
+    if unmatched:
+        raise ValueError(f"--only {', '.join(unmatched)} matches no notebook; the notebooks are "
+                         f"{', '.join(nb.stem for nb in books)}")
+    return [nb for nb in books if any(nb.name.startswith(o) for o in only)]
+
+
+def run_status(notebooks_done: dict, books: list[Path], digest: str) -> str:
+    """'complete' when every notebook succeeded under the parameters of hash `digest`; otherwise
+    what failed and what was not run with these parameters."""
+    current = {stem: r["status"] for stem, r in notebooks_done.items() if r.get("params_hash") == digest}
+    failed = [f"{nb.stem} {current[nb.stem]}" for nb in books if current.get(nb.stem, "ok") != "ok"]
+    missing = [nb.stem for nb in books if nb.stem not in current]
+    if not failed and not missing:
+        return "complete"
+    parts = failed + ([f"not run with these parameters: {', '.join(missing)}"] if missing else [])
+    return "incomplete: " + "; ".join(parts)
+
+
+@contextlib.contextmanager
+def _kernel_environment(**variables):
+    """Set environment variables for the block (the kernels papermill starts inherit them)."""
+    before = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_TIMEOUT_S,
-            params_file: str = "") -> Path:
-    """Run the notebooks in order into `reports/<run>/`; return the run folder."""
+            params_file: str = "") -> tuple[Path, str]:
+    """Run the notebooks in order into `reports/<run>/`; return the run folder and its status.
+
+    `params` are final (params.load resolved them): every config is built from them first
+    (pipeline.check_parameters), then the run folder is locked for the whole run (runs.lock_run).
+    run.json records the parameters, their hash and each notebook's status under that hash; the
+    run is `complete` only when every notebook succeeded with these parameters (a partial
+    `--only` run says what is missing). Times go to run.local.json."""
+    from . import pipeline  # torch and scikit-learn: imported once the arguments are known
+
     books = notebooks()
     per_book = split_by_notebook(params, books)
+    chosen = selected(books, only)
+    pipeline.check_parameters(SimpleNamespace(**params))
     cell_bar = progress_enabled()  # papermill's bar over each notebook's cells, when someone watches
-    os.environ.setdefault("PDT_PROGRESS", "0")  # the kernels inherit it: no bars in executed notebooks
-    if only:
-        books = [nb for nb in books if any(nb.name.startswith(o) for o in only)]
     folder = run_dir(str(params.get("run", "default")))
-    update_record(folder, params=params, params_file=paths.shown(params_file) if params_file else '', environment=environment_record(),
-                  status="running")
-    total = time.perf_counter()
-    for nb in books:
-        out = folder / "notebooks" / nb.name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"report: {nb.name} -> {out.relative_to(folder.parent)}", flush=True)
-        start = time.perf_counter()
-        try:
-            run_notebook(nb, out, per_book[nb], timeout=timeout, progress_bar=cell_bar)
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            update_record(folder, status=f"{status} in {nb.name}",
-                          notebooks={nb.stem: {"status": status, "wall_s": round(time.perf_counter() - start, 1)}})
-            if isinstance(exc, papermill.PapermillExecutionError):
-                raise SystemExit(f"report: {nb.name} failed ({exc.ename}: {exc.evalue}).\n"
-                                 f"The executed notebook, with the error in place, is {out}") from None
-            raise
-        wall = round(time.perf_counter() - start, 1)
-        update_record(folder, notebooks={nb.stem: {"status": "ok", "wall_s": wall}})
-        print(f"report: {nb.name} done in {wall:.0f} s", flush=True)
-    update_record(folder, status="complete", notebooks_wall_s=round(time.perf_counter() - total, 1))
-    return folder
+    shown_file = paths.shown(params_file) if params_file else ""
+    with lock_run(folder, shown_file), _kernel_environment(**{parameters.RESOLVED_ENV: "1"}):
+        os.environ.setdefault("PDT_PROGRESS", "0")  # the kernels inherit it: no bars in executed notebooks
+        digest = params_hash(params)
+        record = read_record(folder)
+        done = {stem: r for stem, r in record.get("notebooks", {}).items() if r.get("params_hash") == digest}
+        write_json(folder / RECORD, {"params": params, "params_hash": digest, "params_file": shown_file,
+                                     "environment": environment_record(), "status": "running",
+                                     **({"corpus": record["corpus"]} if "corpus" in record and books[0].stem in done else {}),
+                                     "notebooks": done})
+        update_local(folder, **local_record(), notebooks={})
+        total = time.perf_counter()
+        for nb in chosen:
+            out = folder / "notebooks" / nb.name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            print(f"report: {nb.name} -> {out.relative_to(folder.parent)}", flush=True)
+            start = time.perf_counter()
+            try:
+                run_notebook(nb, out, per_book[nb], timeout=timeout, progress_bar=cell_bar)
+            except BaseException as exc:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                update_record(folder, status=f"{status} in {nb.name}",
+                              notebooks={nb.stem: {"status": status, "params_hash": digest}})
+                update_local(folder, notebooks={nb.stem: {"wall_s": round(time.perf_counter() - start, 1)}})
+                if isinstance(exc, papermill.PapermillExecutionError):
+                    raise SystemExit(f"report: {nb.name} failed ({exc.ename}: {exc.evalue}).\n"
+                                     f"The executed notebook, with the error in place, is {out}") from None
+                raise
+            wall = round(time.perf_counter() - start, 1)
+            update_record(folder, notebooks={nb.stem: {"status": "ok", "params_hash": digest}})
+            update_local(folder, notebooks={nb.stem: {"wall_s": wall}})
+            print(f"report: {nb.name} done in {wall:.0f} s", flush=True)
+        status = run_status(read_record(folder)["notebooks"], books, digest)
+        update_record(folder, status=status)
+        update_local(folder, notebooks_wall_s=round(time.perf_counter() - total, 1))
+    return folder, status
 
 
 def prepare(params: dict, out_dir) -> list[Path]:
@@ -138,11 +205,13 @@ def main(argv=None) -> int:
             for path in prepare(params, args.prepare_only):
                 print(path)
             return 0
-        split_by_notebook(params, notebooks())  # an undeclared key fails before any notebook runs
-    except ValueError as exc:
+        folder, status = execute(params, only=args.only, timeout=args.timeout, params_file=args.params)
+    except (ValueError, RunLockedError) as exc:  # bad parameters, an --only matching nothing, a locked run
         raise SystemExit(f"report: {exc}") from None
-    folder = execute(params, only=args.only, timeout=args.timeout, params_file=args.params)
-    print(f"report: complete, see {folder}/table3.md")
+    if status == "complete":
+        print(f"report: complete, see {folder}/table3.md")
+    else:
+        print(f"report: the notebooks asked for ran; the run is {status} ({folder}/run.json)")
     return 0
 
 
