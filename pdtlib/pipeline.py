@@ -20,6 +20,7 @@ built from the parameters is built there once, so a bad value fails in seconds, 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -39,16 +40,21 @@ from .evaluate import CHANCE_UA, PAPER_TABLE3, evaluate_predictions, fit_svm, qu
 from .features import FeatureConfig, FeatureSet
 from .models import AudioEncoder, EncoderConfig
 from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
-from .runs import (check_run_name, read_metrics, reconcile_parameters, require, require_current, run_dir,
-                   write_metrics, write_stamp)
+from .params import RESOLVED_ENV
+from .runs import (check_run_name, lock_run, read_metrics, reconcile_parameters, require, require_current,
+                   run_dir, write_metrics, write_stamp)
 from .train import ClassifierConfig, PDTConfig, TrainResult, train_classifier, train_pdt
 
 # ---------------------------------------------------------------- run folder
 
 def folder(p) -> Path:
     """reports/<run>/ of these parameters, which become the run's if a notebook was run with others
-    than run.json records (runs.reconcile_parameters)."""
+    than run.json records (runs.reconcile_parameters). A notebook run by hand (not by the report
+    driver, whose kernels it tells so) is refused while a report holds the folder."""
     run = run_dir(p.run)
+    if os.environ.get(RESOLVED_ENV) != "1":
+        with lock_run(run, "a notebook run outside the report"):
+            pass
     reconcile_parameters(run, vars(p))
     return run
 

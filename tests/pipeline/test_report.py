@@ -243,6 +243,14 @@ def test_a_second_report_into_the_same_run_is_refused_naming_the_first(monkeypat
     assert main(["--params", "params/smoke.yaml"]) == 0 and len(calls) == 8  # the first one ended: free
 
 
+def test_a_notebook_run_by_hand_into_a_run_being_written_is_refused():
+    params = parameters.resolve(load_params("params/smoke.yaml"))
+    with runs.lock_run(run_dir("smoke"), "params/smoke.yaml"):  # a report holds the folder
+        with pytest.raises(runs.RunLockedError, match=f"pid {os.getpid()} .*parameters params/smoke.yaml"):
+            pipeline.folder(params)
+    assert pipeline.folder(params) == run_dir("smoke")
+
+
 def test_run_json_is_the_same_on_every_run_with_the_same_results(monkeypatch):
     fake_papermill(monkeypatch)
     main(["--params", "params/smoke.yaml"])
