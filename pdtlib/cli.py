@@ -108,7 +108,8 @@ def _folder_audio(folder: Path, shown: Path, fail: Failures) -> list[Item]:
     found, searched, pending = [], {}, [(folder, shown)]
     while pending:
         here, name = pending.pop()
-        inode = (here.stat().st_dev, here.stat().st_ino)
+        status = here.stat()
+        inode = (status.st_dev, status.st_ino)
         if inode in searched:
             _print_err(f"note: skipped {name}: a link to {searched[inode]}, which is searched already")
             continue

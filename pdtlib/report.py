@@ -31,10 +31,9 @@ from jupyter_client.manager import AsyncKernelManager
 
 from . import params as parameters
 from . import paths
-from .atomic import write_json
 from .progress import progress_enabled
-from .runs import (RECORD, RunLockedError, environment_record, local_record, lock_run, params_hash, read_record,
-                   run_dir, update_local, update_record)
+from .runs import (RunLockedError, environment_record, local_record, lock_run, params_hash, read_record, run_dir,
+                   update_local, update_record, write_record)
 
 KERNEL = "python3"
 CELL_TIMEOUT_S = 3600  # per cell; the default report's longest cell takes a few minutes
@@ -143,10 +142,9 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
         digest = params_hash(params)
         record = read_record(folder)
         done = {stem: r for stem, r in record.get("notebooks", {}).items() if r.get("params_hash") == digest}
-        write_json(folder / RECORD, {"params": params, "params_hash": digest, "params_file": shown_file,
-                                     "environment": environment_record(), "status": "running",
-                                     **({"corpus": record["corpus"]} if "corpus" in record and books[0].stem in done else {}),
-                                     "notebooks": done})
+        write_record(folder, {"params": params, "params_hash": digest, "params_file": shown_file,
+                              "environment": environment_record(), "status": "running", "notebooks": done,
+                              **({"corpus": record["corpus"]} if "corpus" in record and books[0].stem in done else {})})
         update_local(folder, **local_record(), notebooks={})
         total = time.perf_counter()
         for nb in chosen:

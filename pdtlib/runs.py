@@ -137,6 +137,14 @@ def read_record(folder, name: str = RECORD) -> dict:
     return json.loads(record.read_text()) if record.exists() else {}
 
 
+def write_record(folder, data: dict, record: str = RECORD) -> dict:
+    """`<folder>/run.json` (or `record`) holding `data`, its keys sorted: the same content gives the
+    same bytes, whichever notebook added a key first. Atomic."""
+    data = dict(sorted(data.items()))
+    write_json(Path(folder) / record, data)
+    return data
+
+
 def update_record(folder, *, record: str = RECORD, **fields) -> dict:
     """Merge `fields` into `<folder>/run.json` (or `record`; dicts merge one level deep), atomically."""
     data = read_record(folder, record)
@@ -145,8 +153,7 @@ def update_record(folder, *, record: str = RECORD, **fields) -> dict:
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    write_json(Path(folder) / record, data)
-    return data
+    return write_record(folder, data, record)
 
 
 def update_local(folder, **fields) -> dict:

@@ -155,7 +155,10 @@ class TrainResult:
     best: dict  # PDT: {"step", "metric", "value"} of the selected weights; classifier: {}
     device: str
     wall_s: float  # this call's
-    notes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # about the result (a report records them)
+    # About this call, not the result (resumed at step k, started afresh): a resumed run ends at the
+    # weights of an uninterrupted one, so what a report records must not depend on them.
+    events: list = field(default_factory=list)
 
     @property
     def encoder(self) -> nn.Module:
@@ -225,6 +228,7 @@ class Trainer:
         self.data = features.fingerprint()
         self.step, self.running, self.best, self.rows = 0, {}, {}, []
         self.notes: list[str] = []
+        self.events: list[str] = []
         model.encoder.input_norm.fit(features.features, train_rows)
         self.recalibrate_bn, self.bn_batch = bool(config.recalibrate_bn), max(2, min(batch_size, len(train_rows)))
         # A fixed sample of training rows, whole batches of the training batch size: the statistics
@@ -290,7 +294,7 @@ class Trainer:
                                  + "; ".join(detail) + "); use another run_dir, resume='auto' to start afresh, "
                                  "or resume=False")
             if detail:
-                self.notes.append("started afresh: the checkpoint was made by another configuration or data ("
+                self.events.append("started afresh: the checkpoint was made by another configuration or data ("
                                   + "; ".join(detail) + ")")
                 ckpt = None
         if ckpt is None:
@@ -304,7 +308,7 @@ class Trainer:
         if self.log_path.exists():
             log = pd.read_csv(self.log_path)
             self.rows = log[log["step"] <= self.step].to_dict("records")  # rows past the checkpoint are redone
-        self.notes.append(f"resumed at step {self.step} of {self.total_steps}")
+        self.events.append(f"resumed at step {self.step} of {self.total_steps}")
 
     def _log_point(self, start_time: float) -> dict:
         """Evaluate, append a log row, keep best.pt when the selection metric improved, checkpoint."""
@@ -358,7 +362,7 @@ class Trainer:
                 self.model.load_state_dict(load_checkpoint(self.best_path)["model"])
             self.model.eval()
         return TrainResult(self.run_dir, self.model, pd.DataFrame(self.rows), self.step, completed, self.best,
-                           str(self.device), time.perf_counter() - start_time, self.notes)
+                           str(self.device), time.perf_counter() - start_time, self.notes, self.events)
 
     def write_record(self, result: TrainResult, extra: dict) -> None:
         """run_dir/train.json: config, features, device, steps, selection, notes and the environment."""
@@ -366,7 +370,7 @@ class Trainer:
             "kind": self.kind, "config": self.config, "features": self.features.config.to_dict(),
             "n_utterances": len(self.features), "device": result.device, "steps": result.steps,
             "completed": result.completed, "best": result.best, "wall_s_this_call": round(result.wall_s, 2),
-            "notes": result.notes, **extra, "environment": environment_record()})
+            "notes": result.notes, "events": result.events, **extra, "environment": environment_record()})
 
 
 # ---------------------------------------------------------------- the PDT

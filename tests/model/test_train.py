@@ -117,7 +117,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
     stopped = train_pdt(features, config, tmp_path / "stopped", stop_after=6)
     assert not stopped.completed and stopped.steps == 6
     resumed = train_pdt(features, config, tmp_path / "stopped", resume=True)
-    assert resumed.completed and "resumed at step 6" in resumed.notes[-1]
+    assert resumed.completed and resumed.events == ["resumed at step 6 of 12"]
+    assert resumed.notes == train_pdt(features, config, tmp_path / "whole", resume=True).notes  # what a report keeps
     assert_same_state(whole, final_state(tmp_path / "stopped"))
     pd.testing.assert_frame_equal(resumed.log.drop(columns=["elapsed_s"]),
                                   train_pdt(features, config, tmp_path / "whole", resume=True).log.drop(
@@ -176,8 +177,8 @@ def test_resume_refuses_other_features_and_auto_starts_afresh(features, tmp_path
     with pytest.raises(ValueError, match="data: other features"):
         train_pdt(other, config, tmp_path, resume=True)
     again = train_pdt(other, config, tmp_path, resume="auto")
-    assert again.completed and again.steps == first.steps and "started afresh" in again.notes[-1]
-    assert train_pdt(other, config, tmp_path, resume=True).notes[-1].startswith("resumed at step")
+    assert again.completed and again.steps == first.steps and "started afresh" in again.events[-1]
+    assert train_pdt(other, config, tmp_path, resume=True).events[-1].startswith("resumed at step")
 
 
 @pytest.mark.parametrize("make, match", [

@@ -110,11 +110,14 @@ def test_notebooks_take_the_drivers_values_as_they_are(monkeypatch):
 
 
 def fake_papermill(monkeypatch, fail_in=(), calls=None):
-    """papermill.execute_notebook replaced: records the notebook and its parameters, fails those named."""
+    """papermill.execute_notebook replaced: records the notebook and its parameters, fails those named;
+    01 records its corpus in run.json, as the real one does."""
     def execute_notebook(source, output, parameters, **kwargs):
         name = Path(source).stem
         if calls is not None:
             calls.append((name, dict(parameters), os.environ.get("PDT_PARAMS_RESOLVED")))
+        if name == "01_data":
+            runs.update_record(run_dir(parameters["run"]), corpus={"corpus": parameters["corpus"]})
         if any(name.startswith(f) for f in fail_in):
             raise papermill.PapermillExecutionError(3, 3, "x", "ValueError", "injected", [])
 
