@@ -32,7 +32,8 @@ from jupyter_client.manager import AsyncKernelManager
 from . import params as parameters
 from . import paths
 from .progress import progress_enabled
-from .runs import (RunLockedError, environment_record, local_record, lock_run, params_hash, read_record, run_dir,
+from .runs import (LOCAL_RECORD, RunLockedError, environment_record, local_record, lock_run, params_hash, read_record,
+                   run_dir,
                    update_local, update_record, write_record)
 
 KERNEL = "python3"
@@ -145,7 +146,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
         write_record(folder, {"params": params, "params_hash": digest, "params_file": shown_file,
                               "environment": environment_record(), "status": "running", "notebooks": done,
                               **({"corpus": record["corpus"]} if "corpus" in record and books[0].stem in done else {})})
-        update_local(folder, **local_record(), notebooks={})
+        write_record(folder, {**local_record(), "notebooks": {}}, LOCAL_RECORD)  # this run's times only
         total = time.perf_counter()
         for nb in chosen:
             out = folder / "notebooks" / nb.name
