@@ -13,7 +13,7 @@ STAMP       := $(VENV)/.installed
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-notebooks report lab bench clean
+.PHONY: help install test test-notebooks report study lab bench clean
 
 help: ## List the targets with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,7 +21,7 @@ help: ## List the targets with one line each
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,bench,cluster]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pdt)" >/dev/null
 	@# keep notebook outputs out of git in this clone (a git filter; tags and kernelspec survive it)
 	-@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install --attributes .gitattributes
@@ -55,6 +55,16 @@ test-notebooks: $(STAMP) ## Run notebooks 01-07 under nbval on papermill-prepare
 
 report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/ (PARAMS, CORPUS, IEMOCAP_ROOT, MANIFEST, RUN, SET)
 	$(BIN)/python -m pdtlib.report $(REPORT_ARGS)
+
+# make study [STUDY=params/study-iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release] [SET="key=value ..."]
+# RAY_ADDRESS=... (or a running `ray start --head` on this node) sends the cells to a Ray cluster
+STUDY ?= params/study-default.yaml
+
+STUDY_ARGS = $(call quote,$(STUDY)) $(if $(IEMOCAP_ROOT),--set $(call quote,iemocap_root=$(IEMOCAP_ROOT))) \
+	$(if $(MANIFEST),--set $(call quote,manifest=$(MANIFEST))) $(foreach kv,$(SET),--set $(call quote,$(kv)))
+
+study: $(STAMP) ## Run a study (seeds x folds of reports, on Ray) and its table with intervals (STUDY, IEMOCAP_ROOT, MANIFEST, SET)
+	$(BIN)/python -m pdtlib.study $(STUDY_ARGS)
 
 lab: $(STAMP) ## Start JupyterLab in the project's environment (kernel python3)
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks \

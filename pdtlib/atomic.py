@@ -24,6 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no advisory locks (exclusive() then does not wait)
+    fcntl = None
+
 # mkstemp makes 0600 files and mkdtemp 0700 folders, and os.replace keeps the mode: give them
 # the modes the user's umask gives an ordinary file or folder. The umask can only be read by
 # setting it, so it is read once, at import, before any thread could race with it.
@@ -140,6 +145,29 @@ def atomic_folder(target, tag: str = "building"):
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; the partial folder otherwise
+
+
+@contextlib.contextmanager
+def exclusive(target):
+    """Hold an advisory lock on `target` (the file `.<name>.lock` beside it) for the block; a second
+    process asking for the same target waits. Around "build it unless complete" (the generated
+    corpus, a feature cache), two runs at once (a study's cells) build it once: the second finds
+    it complete. The kernel releases the lock however the holder ends, even killed.
+
+    The holder removes the lock file before releasing it, so nothing is left beside the target. A
+    waiter then holds a lock on the removed file while a newcomer may lock a new one: callers must
+    check "complete?" again inside the block (then at worst both build, each atomically)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.parent / f".{target.name}.lock"
+    with open(lock, "w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
 
 
 def write_text(path, text: str) -> Path:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, paths
-from .atomic import atomic_folder, remove_stale
+from .atomic import atomic_folder, exclusive, remove_stale
 from .audio import load_audio
 from .corpora.table import file_fingerprints, fingerprint_key, validate_table
 from .features import DTYPE, FORMAT, FeatureConfig, FeatureSet, encoder_input
@@ -63,7 +63,9 @@ def load_features(table: pd.DataFrame, config: FeatureConfig, *, cache_root=None
     folder = Path(cache_root) if cache_root is not None else paths.cache_dir() / "features"
     folder = folder / key
     if not _is_complete(folder, key):
-        _build(table, fingerprints, config, folder, key, batch_size, progress)
+        with exclusive(folder):  # two runs asking for the same features at once (a study): one builds
+            if not _is_complete(folder, key):
+                _build(table, fingerprints, config, folder, key, batch_size, progress)
     features, problem = _open(folder / "features.npy", (len(table), config.n_bins, config.n_frames))
     if problem:  # damaged after it was built (a truncated copy, a full disk): built again
         warnings.warn(f"feature cache {folder / 'features.npy'} {problem}; rebuilding it", stacklevel=2)

@@ -34,6 +34,7 @@ from .cache import load_features
 from .checkpoints import load_encoder
 from .corpora import LOADERS, SPLITS, SyntheticConfig, load_corpus, validate_table
 from .corpora.iemocap import check_root, session_splits
+from .corpora.manifest import manifest_split
 from .corpora.synthetic import default_root
 from .corpora.table import CorpusError, label_index
 from .evaluate import CHANCE_UA, PAPER_TABLE3, evaluate_predictions, fit_svm, quality_notes
@@ -61,7 +62,7 @@ def folder(p) -> Path:
 
 # ---------------------------------------------------------------- parameters, checked before any work
 
-COUNT_KEYS = ("seed", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs", "pdt_evals_per_epoch", "baseline_batch",
+COUNT_KEYS = ("seed", "corpus_seed", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs", "pdt_evals_per_epoch", "baseline_batch",
               "baseline_epochs")
 REFIT_ON = ("train", "train+val")
 
@@ -119,9 +120,10 @@ def _fail(message: str):
 def corpus_table(p) -> tuple[pd.DataFrame, dict]:
     """The utterance table of the corpus the parameters name, and what it is (kind, source, size).
 
-    synthetic: generated (or reused) under data/synthetic/ and read by load_iemocap, like IEMOCAP.
-    iemocap:   `iemocap_root` read by load_iemocap with `split`.
-    manifest:  the CSV at `manifest` read by load_manifest (its own split column).
+    synthetic: generated (or reused) under data/synthetic/ from `corpus_seed`, read by load_iemocap
+               with `split`, like IEMOCAP.
+    iemocap:   `iemocap_root` read by load_iemocap with `split` (paper or loso:K).
+    manifest:  the CSV at `manifest` read by load_manifest (its split column, or `split: fold:K/N`).
     """
     arguments, source = corpus_arguments(p)
     table = load_corpus(p.corpus, **arguments)
@@ -142,11 +144,12 @@ def corpus_arguments(p) -> tuple[dict, Path]:
                              "make report CORPUS=manifest MANIFEST=my_corpus.csv (see README)")
         if not Path(p.manifest).is_file():
             raise ValueError(f"manifest {p.manifest} is not a file: give the CSV's path (MANIFEST=...)")
-        return {"csv_path": p.manifest}, Path(p.manifest)
+        manifest_split(p.split)  # 'paper' (its split column) or 'fold:K/N'
+        return {"csv_path": p.manifest, "split": p.split}, Path(p.manifest)
     session_splits(p.split)  # 'paper' or 'loso:K'
     if p.corpus == "iemocap":
         return {"root": p.iemocap_root, "split": p.split}, check_root(p.iemocap_root)
-    synthetic = SyntheticConfig(seed=p.seed, scale=p.synthetic_scale)
+    synthetic = SyntheticConfig(seed=p.corpus_seed, scale=p.synthetic_scale)  # the corpus; `seed` trains
     return {"config": synthetic, "split": p.split}, default_root(synthetic)
 
 

@@ -203,3 +203,36 @@ def plot_pair_counts(counts: pd.DataFrame, *, title: str = "Sampled training pai
     sns.heatmap(share, annot=counts.to_numpy(), fmt=",d", cmap="Blues", cbar_kws={"label": "share of pairs"}, ax=ax)
     ax.set(xlabel="second utterance", ylabel="first utterance", title=title)
     return fig
+
+
+def plot_study(cells: pd.DataFrame, summary: pd.DataFrame, *, title: str = "Table 3 over seeds and folds") -> Figure:
+    """Each Table 3 row's UA per cell (points, one colour per fold), its mean and 95% interval
+    (a black bar), and the paper's UA (a grey diamond) where the paper has one.
+
+    cells:   long table with exp, fold, ua (percent), one row per cell and Table 3 row.
+    summary: study.summarise(cells): exp, method, duration, paper_ua, ua_mean, ua_low, ua_high.
+    """
+    fig = Figure(figsize=(1.3 * len(summary) + 2.5, 4.4), layout="constrained")
+    ax = fig.subplots()
+    folds = sorted(cells["fold"].astype(str).unique())
+    jitter = np.linspace(-0.3, -0.05, len(folds)) if len(folds) > 1 else np.array([-0.15])  # points left of the bar
+    for pos, row in enumerate(summary.itertuples()):
+        mine = cells[cells["exp"] == row.exp]
+        for offset, fold, color in zip(jitter, folds, sns.color_palette("colorblind", len(folds))):
+            values = mine.loc[mine["fold"].astype(str) == fold, "ua"]
+            ax.scatter(np.full(len(values), pos + offset), values, s=18, color=color, alpha=0.8,
+                       label=fold if pos == 0 else None, zorder=2)
+        ax.errorbar(pos + 0.1, row.ua_mean, yerr=np.nan_to_num([[row.ua_mean - row.ua_low], [row.ua_high - row.ua_mean]]),
+                    fmt="_", color="k", markersize=18, capsize=5, lw=1.5, zorder=3)
+        if row.paper_ua == row.paper_ua:  # NaN for this project's rows
+            ax.scatter(pos + 0.3, row.paper_ua, marker="D", s=40, color="0.55", zorder=4,
+                       label="paper" if pos == 0 else None)
+    names = ["\n".join(textwrap.wrap(f"{r.exp}: {r.method}", 16))
+             + "\n" + (f"{r.duration:g} s" if r.duration == r.duration else "whole utterance")
+             for r in summary.itertuples()]
+    ax.axhline(25, color="k", ls=":", lw=1, label="chance (25%)")
+    ax.set(xticks=np.arange(len(summary)), xticklabels=names, ylabel="UA (%)",
+           title=f"{title}: points = cells, bar = mean and 95% interval")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left", ncol=2)
+    return fig

@@ -22,7 +22,9 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -49,6 +51,10 @@ class LocalKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         if os.name == "posix":
             self.transport = "ipc"
+            # The sockets are files `<ip>-<port>`; jupyter_client's default prefix is relative to the
+            # working directory, where two reports running at once (a study on Ray) would race for
+            # the same names. A prefix of this kernel's own keeps them apart.
+            self.ip = os.path.join(tempfile.gettempdir(), f"pdt-kernel-{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
 def run_notebook(notebook: Path, out: Path, parameters: dict, *, timeout: int = CELL_TIMEOUT_S,
@@ -59,9 +65,12 @@ def run_notebook(notebook: Path, out: Path, parameters: dict, *, timeout: int = 
                                log_output=False, kernel_manager_class=f"{__name__}.LocalKernelManager")
 
 
+STUDY_NOTEBOOK = "09_study.ipynb"  # summarises a study's runs (pdtlib.study), not part of one run
+
+
 def notebooks() -> list[Path]:
-    """The numbered notebooks, in the order they run."""
-    found = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    """The numbered notebooks of one run, in the order they run."""
+    found = sorted(p for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if p.name != STUDY_NOTEBOOK)
     if not found:
         raise FileNotFoundError(f"no numbered notebooks in {paths.NOTEBOOKS}")
     return found

@@ -57,8 +57,11 @@ class RunLockedError(RuntimeError):
 
 
 def check_run_name(run: str) -> str:
-    if not run or any(c in run for c in "/\\") or run.startswith("."):
-        raise ValueError(f"run name {run!r}: use a plain folder name such as 'default' or 'iemocap-paper'")
+    """A plain folder name, or `<study>/<cell>` (one level down) for a study's cell."""
+    parts = str(run).split("/")
+    if not run or len(parts) > 2 or any(not part or part.startswith(".") or "\\" in part for part in parts):
+        raise ValueError(f"run name {run!r}: use a plain folder name such as 'default' or 'iemocap-paper' "
+                         "(or study/cell for a study's cell)")
     return run
 
 

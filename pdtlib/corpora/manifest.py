@@ -1,7 +1,8 @@
 """Any corpus from a CSV manifest -> the utterance table (RAVDESS, CREMA-D, your own recordings).
 
 One row per audio file. Required columns `path,label,speaker,split`; optional
-`session,gender,utterance_id`. For example::
+`session,gender,utterance_id,fold` (`fold`: integers 1..N for `split: fold:K/N`, which then needs
+no split column; see corpora.folds). For example::
 
     path,label,speaker,split,gender
     actor01/03-01-05-01-01-01-01.wav,angry,actor01,train,M
@@ -29,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import EMOTIONS
+from .folds import fold_splits, parse_fold, speaker_folds
 from .table import CorpusError, audio_duration, validate_table
 
 REQUIRED = ("path", "label", "speaker", "split")
@@ -47,26 +49,39 @@ SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "validatio
 GENDER_ALIASES = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
 
 
-def load_manifest(csv_path, strict: bool = False) -> pd.DataFrame:
+def manifest_split(split: str) -> tuple[int, int] | None:
+    """Check a manifest's `split` parameter: None for "paper" (or "manifest": the split column),
+    (K, N) for "fold:K/N"; ValueError otherwise."""
+    fold = parse_fold(split)
+    if fold is None and split not in ("paper", "manifest"):
+        raise ValueError(f"manifest split {split!r}: use 'paper' (the manifest's split column) or 'fold:K/N'")
+    return fold
+
+
+def load_manifest(csv_path, strict: bool = False, split: str = "paper") -> pd.DataFrame:
     """The utterance table (pdtlib.corpora.table.COLUMNS) of the corpus listed in `csv_path`.
 
     strict: raise a CorpusError on rows whose label is not one of the four classes (or an
             alias) instead of dropping them with a printed count per label.
+    split:  "paper" (or "manifest"): the manifest's split column; "fold:K/N": fold K of N
+            speaker-independent folds (corpora.folds; the split column is then not needed).
     See the module docstring for the columns, aliases and an example.
     """
+    fold = manifest_split(split)
     csv_path = Path(csv_path).expanduser().resolve()
     if not csv_path.is_file():
         raise CorpusError(f"manifest {csv_path} does not exist; expected a CSV with header {EXAMPLE_HEADER}")
     raw = _read_csv(csv_path)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    absent = [c for c in REQUIRED if c not in raw.columns]
+    absent = [c for c in REQUIRED if c not in raw.columns and not (c == "split" and fold)]
     if absent:
         raise CorpusError(f"manifest {csv_path} lacks the columns {absent} (it has {list(raw.columns)}). "
                           f"Example header:\n  {EXAMPLE_HEADER}")
     raw = raw.apply(lambda col: col.str.strip())
 
     df = _keep_known_labels(raw, csv_path, strict)
-    df["split"] = _normalise_splits(df, csv_path)
+    df["split"] = (fold_splits(speaker_folds(df, fold[1], f"manifest {csv_path}"), *fold) if fold
+                   else _normalise_splits(df, csv_path))
     df["path"] = df["path"].map(lambda p: _resolve(p, csv_path.parent))
     df["utterance_id"] = _utterance_ids(df, csv_path)
     df["gender"] = df.get("gender", pd.Series("", index=df.index)).map(

@@ -1,5 +1,6 @@
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -212,7 +213,32 @@ def test_a_build_killed_with_sigkill_leaves_nothing_behind_the_next_build(table,
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     root = paths.cache_dir() / "features"
     left = [p.name for p in root.iterdir()]
-    assert len(left) == 1 and left[0].startswith(".") and ".building" in left[0]  # what kill -9 leaves
+    building = [name for name in left if name.startswith(".") and ".building" in name]
+    assert len(building) == 1  # what kill -9 leaves: the partial folder, and the build lock's file
+    assert [name for name in left if name not in building] == [f".{building[0].split('.')[1]}.lock"]
 
     features = load_features(table, FeatureConfig(), batch_size=2)  # the next build: a dead owner's folder goes
     assert [p.name for p in root.iterdir()] == [features.key]
+
+
+def test_two_runs_asking_for_the_same_features_at_once_build_them_once(table, calls, monkeypatch):
+    """A study runs cells side by side: the second waits for the first's build and reuses it."""
+    import threading
+
+    build = cache._build
+
+    def slow_build(*args, **kwargs):  # widen the window in which both would otherwise build
+        time.sleep(0.5)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "_build", slow_build)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(load_features(table, FeatureConfig(), batch_size=5)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls["utterances"] == 5  # built once
+    assert len(results) == 2 and np.array_equal(results[0].features, results[1].features)
+    assert feature_folders() == [results[0].key]  # no lock file or temporary left beside it

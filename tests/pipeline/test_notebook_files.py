@@ -6,10 +6,13 @@ import pytest
 import yaml
 
 from pdtlib import paths
-from pdtlib.report import declared_parameters, notebooks
+from pdtlib import study as studies
+from pdtlib.report import STUDY_NOTEBOOK, declared_parameters, notebooks
 
-BOOKS = notebooks()
-PARAM_FILES = sorted(paths.PARAMS.glob("*.yaml"))
+BOOKS = notebooks()  # one run's notebooks
+ALL_BOOKS = [*BOOKS, paths.NOTEBOOKS / STUDY_NOTEBOOK]  # and the study's summary
+STUDY_FILES = sorted(paths.PARAMS.glob("study-*.yaml"))
+PARAM_FILES = sorted(set(paths.PARAMS.glob("*.yaml")) - set(STUDY_FILES))
 
 
 def cells(book):
@@ -18,9 +21,23 @@ def cells(book):
 
 def test_the_eight_numbered_notebooks_exist():
     assert [b.name[:3] for b in BOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_"]
+    assert (paths.NOTEBOOKS / STUDY_NOTEBOOK).exists()  # not part of a run: `make study` runs it
 
 
-@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+@pytest.mark.parametrize("study", STUDY_FILES, ids=lambda p: p.name)
+def test_every_study_file_expands_into_checked_runs(study):
+    loaded = studies.load_study(study)
+    cells = loaded.cells()  # each cell's parameters through params.load: the same checks as a report
+    assert len(cells) == len(loaded.seeds) * len(loaded.folds)
+    assert len({v["run"] for v in cells.values()}) == len(cells)
+
+
+def test_the_study_notebook_defaults_to_the_default_study():
+    declared = declared_parameters(paths.NOTEBOOKS / STUDY_NOTEBOOK)
+    assert yaml.safe_load(declared["study_file"]["default"]) == "params/study-default.yaml"
+
+
+@pytest.mark.parametrize("book", ALL_BOOKS, ids=lambda b: b.stem)
 def test_one_parameters_cell_no_outputs_kernel_python3(book):
     nb = json.loads(book.read_text())
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -32,7 +49,7 @@ def test_one_parameters_cell_no_outputs_kernel_python3(book):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
-@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+@pytest.mark.parametrize("book", ALL_BOOKS, ids=lambda b: b.stem)
 def test_opens_with_markdown_and_ends_with_asserts(book):
     nb = cells(book)
     assert nb[0]["cell_type"] == "markdown"
@@ -55,7 +72,7 @@ def test_every_parameter_file_key_is_declared_by_a_notebook(params):
     assert set(values) <= declared, f"{params.name}: {sorted(set(values) - declared)} not in any notebook"
 
 
-@pytest.mark.parametrize("book", BOOKS, ids=lambda b: b.stem)
+@pytest.mark.parametrize("book", ALL_BOOKS, ids=lambda b: b.stem)
 def test_papermill_parses_every_parameter_line(book):
     """papermill silently skips a line it cannot parse (e.g. '=' inside a comment): its
     parameter then cannot be set from params/*.yaml."""

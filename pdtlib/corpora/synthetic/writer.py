@@ -3,7 +3,6 @@ and last the stamp that marks a complete corpus of this generator version and co
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -18,17 +17,13 @@ import pandas as pd
 import soundfile as sf
 
 from ... import paths
-from ...atomic import write_json
+from ...atomic import exclusive, write_json
 from ...audio import SAMPLE_RATE
 from ...progress import progress as progress_bar
 from ..iemocap import LABEL_DIR, SESSIONS, WAV_DIR, load_iemocap
 from .corpus_plan import SyntheticConfig, Utterance, channels, plan, speakers
 from .voice import synthesize
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 VERSION = 1  # bump whenever the same config would give different files
 STAMP = "pdt_synthetic.json"
@@ -69,7 +64,7 @@ def generate_corpus(config: SyntheticConfig = SyntheticConfig(), root: Path | No
     """
     root = Path(root) if root is not None else default_root(config)
     if not is_complete(root, config):
-        with _exclusive(root):  # two notebooks asking for the same corpus at once: one writes it
+        with exclusive(root):  # two notebooks asking for the same corpus at once: one writes it
             if not is_complete(root, config):
                 _write_corpus(config, root, progress, workers or os.cpu_count() or 1)
     return root
@@ -97,16 +92,6 @@ def _write_corpus(config: SyntheticConfig, root: Path, progress: bool | None, wo
     write_json(root / STAMP, {"generator": __package__, "version": VERSION, "config": config.to_dict(),
                               "utterances": len(table), "kept": int((table["label"] != "").sum()),
                               "seconds": round(time.time() - began, 1)})
-
-
-@contextlib.contextmanager
-def _exclusive(root: Path):
-    """Hold an advisory lock on `root` (released when the process ends, even killed)."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as handle:
-        if fcntl is not None:  # POSIX; elsewhere no lock, as before
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def load_synthetic(config: SyntheticConfig = SyntheticConfig(), split: str = "paper", **kwargs) -> pd.DataFrame:
