@@ -62,8 +62,8 @@ def folder(p) -> Path:
 
 # ---------------------------------------------------------------- parameters, checked before any work
 
-COUNT_KEYS = ("seed", "corpus_seed", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs", "pdt_evals_per_epoch", "baseline_batch",
-              "baseline_epochs")
+COUNT_KEYS = ("seed", "corpus_seed", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs", "pdt_evals_per_epoch",
+              "baseline_batch", "baseline_epochs")
 REFIT_ON = ("train", "train+val")
 
 

@@ -115,7 +115,7 @@ def run_status(notebooks_done: dict, books: list[Path], digest: str) -> str:
 
 
 @contextlib.contextmanager
-def _kernel_environment(**variables):
+def kernel_environment(**variables):
     """Set environment variables for the block (the kernels papermill starts inherit them)."""
     before = {k: os.environ.get(k) for k in variables}
     os.environ.update(variables)
@@ -147,7 +147,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
     cell_bar = progress_enabled()  # papermill's bar over each notebook's cells, when someone watches
     folder = run_dir(str(params.get("run", "default")))
     shown_file = paths.shown(params_file) if params_file else ""
-    with lock_run(folder, shown_file), _kernel_environment(**{parameters.RESOLVED_ENV: "1"}):
+    with lock_run(folder, shown_file), kernel_environment(**{parameters.RESOLVED_ENV: "1"}):
         os.environ.setdefault("PDT_PROGRESS", "0")  # the kernels inherit it: no bars in executed notebooks
         digest = params_hash(params)
         record = read_record(folder)

@@ -5,13 +5,14 @@ table with intervals and paired tests. `make report` is one run; a study is the 
 
 A study file (`params/study-*.yaml`) names the base parameter file, the training seeds, the folds
 (`split` values: `paper` / `loso:K` for IEMOCAP's layout, `fold:K/N` for manifests), overrides for
-every cell (`set`, and `--set` on the command line, e.g. iemocap_root) and what one cell needs (`resources`: num_cpus, num_gpus). Each cell is a normal
-run folder `reports/<study>/<fold>-seed<seed>/`, made by `report.execute`, so every notebook, figure
-and `pdt` command works on it. The corpus stays fixed (`corpus_seed`) while the training seed varies.
+every cell (`set`, and `--set` on the command line, e.g. iemocap_root) and what one cell needs
+(`resources`: num_cpus, num_gpus). Each cell is a normal run folder `reports/<study>/<fold>-seed<seed>/`,
+made by `report.execute`, so every notebook, figure and `pdt` command works on it. The corpus stays
+fixed (`corpus_seed`) while the training seed varies.
 
 The engine is Ray (https://docs.ray.io): each cell is one Ray task with the study's resources.
 `ray.init()` starts a local instance, or joins the cluster `RAY_ADDRESS` (or `--address`) names;
-on Slurm, start a cluster with the one line in the README. Ray is an optional extra
+on Slurm, start a cluster as the README shows. Ray is an optional extra
 (`pip install ".[cluster]"`); without it the cells run one after another, and the study says so.
 A cell whose run.json says `complete` for the same parameters is skipped; a failed cell is named
 and the others go on. Then notebook `09_study` reads every cell's Table 3 and writes
@@ -27,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -113,13 +114,13 @@ def is_complete(values: dict) -> bool:
 
 def run_cell(values: dict, num_cpus: float = 1.0) -> dict:
     """One cell: `report.execute` on its parameters; never raises (a failed cell is reported)."""
-    from .report import execute  # papermill and the notebooks: not needed to plan or summarise
+    from .report import execute, kernel_environment  # papermill and the notebooks: not needed to plan or summarise
 
     threads = str(max(1, int(num_cpus)))
-    os.environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)  # the kernels inherit them
     start = time.perf_counter()
     try:
-        _, status = execute(values)
+        with kernel_environment(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads):  # the cell's share of cores
+            _, status = execute(values)
         status, error = ("complete", "") if status == "complete" else ("failed", status)
     except (Exception, SystemExit) as exc:  # SystemExit: report's own message for a failed notebook
         status, error = "failed", str(exc)
@@ -129,8 +130,6 @@ def run_cell(values: dict, num_cpus: float = 1.0) -> dict:
 def check_cells(study: Study) -> dict[str, dict]:
     """Every cell's parameters, with every config built from them (as `report.execute` does for one
     run), before any cell starts: a bad value fails the study at once, not in its tenth cell."""
-    from types import SimpleNamespace
-
     from .pipeline import check_parameters  # torch and scikit-learn: only once a study is about to run
 
     cells = study.cells()
@@ -219,7 +218,8 @@ def collect(study: Study) -> pd.DataFrame:
     if not frames:
         raise ValueError(f"study {study.name}: no complete cell yet (run `python -m pdtlib.study {study.source}`)")
     table = pd.concat(frames, ignore_index=True).dropna(subset=["ua"])  # rows the study leaves out: no UA
-    return table[["cell", "seed", "fold", "exp", "method", "duration", "paper_ua", "ua", "wa", "f1"]].reset_index(drop=True)
+    columns = ["cell", "seed", "fold", "exp", "method", "duration", "paper_ua", "ua", "wa", "f1"]
+    return table[columns].reset_index(drop=True)
 
 
 def summarise(cells: pd.DataFrame, metrics=("ua", "wa", "f1")) -> pd.DataFrame:
@@ -303,12 +303,14 @@ def in_words(summary: pd.DataFrame, comparisons: pd.DataFrame) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pdtlib.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", nargs="?", default="params/study-default.yaml", help="a study file (params/study-*.yaml)")
+    parser.add_argument("study", nargs="?", default="params/study-default.yaml",
+                        help="a study file (params/study-*.yaml)")
     parser.add_argument("--address", default=None, help="a Ray cluster to send the cells to (default: RAY_ADDRESS, "
                                                         "else a local instance)")
     parser.add_argument("--no-ray", action="store_true", help="run the cells one after another in this process")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a parameter for every cell, over the study file's `set` (e.g. iemocap_root=/data/IEMOCAP)")
+                        help="a parameter for every cell, over the study file's `set` "
+                             "(e.g. iemocap_root=/data/IEMOCAP)")
     args = parser.parse_args(argv)
     try:
         study = load_study(args.study)
@@ -319,7 +321,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     table = run_study(study, address=args.address, use_ray=False if args.no_ray else None)
     complete = int((table["status"] == "complete").sum())
-    print(f"study {study.name}: {complete} of {len(table)} cells complete in {(time.perf_counter() - start) / 60:.1f} min")
+    minutes = (time.perf_counter() - start) / 60
+    print(f"study {study.name}: {complete} of {len(table)} cells complete in {minutes:.1f} min")
     if complete:
         out = summarise_notebook(study)
         print(f"study: see {run_dir(study.name)}/table3_study.md (notebook {paths.shown(out)})")
