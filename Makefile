@@ -45,10 +45,10 @@ test: $(STAMP) ## Run the tests: code and data (pytest), then the notebooks unde
 	$(BIN)/python -m pytest tests
 	$(MAKE) --no-print-directory test-notebooks
 
-test-notebooks: $(STAMP) ## Run notebooks 01-07 under nbval on papermill-prepared smoke copies
+test-notebooks: $(STAMP) ## Run the numbered notebooks under nbval on papermill-prepared smoke copies
 	rm -rf $(NBVAL_DIR)
 	$(BIN)/python -m pdtlib.report --params params/smoke.yaml --prepare-only $(NBVAL_DIR) >/dev/null
-	PDT_SMOKE=1 PDT_PROGRESS=0 PDT_DATA=$(abspath $(NBVAL_DIR))/data PDT_CACHE=$(abspath $(NBVAL_DIR))/cache \
+	PDT_PROGRESS=0 PDT_DATA=$(abspath $(NBVAL_DIR))/data PDT_CACHE=$(abspath $(NBVAL_DIR))/cache \
 	PDT_REPORTS=$(abspath $(NBVAL_DIR))/reports $(BIN)/python -m pytest -p no:cacheprovider \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-kernel-startup-timeout=120 \
 		$(NBVAL_DIR)/*.ipynb

@@ -1,4 +1,5 @@
-"""`pdt`: a trained PDT + SVM (a model bundle, bundle.py) on your own audio.
+"""`pdt`: a trained PDT + SVM (a model bundle, bundle.py) on your own audio. This module parses
+the arguments, calls pdtlib.predict (the same as a library call) and prints what it returns.
 
     pdt predict clip.wav recordings/ --model reports/default        emotion + SVM scores per file
     pdt embed recordings/ my_corpus.csv --out vectors.parquet        256-D vectors per file
@@ -19,308 +20,44 @@ Folders are searched through symbolic links; a link that loops or leads nowhere 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from . import __version__, paths
-from .atomic import atomic_path
-from .audio import AudioError, file_problem, load_audio
-from .corpora import CorpusError, load_manifest
-from .progress import progress
+from .predict import AUDIO_EXTENSIONS, Failure, embed_files, predict_files
+from .vectors import VECTOR_FORMATS, write_vectors
 
-# pdtlib.bundle and pdtlib.evaluate (torch, scikit-learn: seconds to import) are imported where
-# they are used, once the arguments are parsed, so that `pdt --help` stays instant.
+# pdtlib.bundle (torch, scikit-learn: seconds to import) is imported where it is used, once the
+# arguments are parsed, so that `pdt --help` stays instant; pdtlib.predict defers it too.
 if TYPE_CHECKING:
     from .bundle import Bundle
-
-# File name extension -> soundfile format; a folder is searched for those libsndfile reads here.
-_EXTENSION_FORMATS = {"wav": "WAV", "wave": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "opus": "OGG",
-                      "mp3": "MP3", "aif": "AIFF", "aiff": "AIFF", "aifc": "AIFF", "au": "AU", "snd": "AU",
-                      "caf": "CAF", "w64": "W64", "rf64": "RF64", "sph": "NIST", "nist": "NIST", "voc": "VOC"}
-AUDIO_EXTENSIONS = tuple(ext for ext, fmt in _EXTENSION_FORMATS.items() if fmt in sf.available_formats())
-OUTPUT_FORMATS = (".npz", ".csv", ".parquet")
-PROGRESS_MIN_FILES = 8  # a progress bar (on stderr) for more files than this
-
-
-@dataclass
-class Item:
-    """One audio file to process; label, speaker and split come from a manifest."""
-
-    path: Path
-    shown: str  # the path as the user gave or would write it
-    utterance_id: str
-    label: str = ""
-    speaker: str = ""
-    split: str = ""
-    warnings: tuple[str, ...] = ()  # bundle.input_warnings: near silence, far shorter than the window
-
-
-class Failures:
-    """Problems met along the way, each told once on stderr; any of them makes the exit status 1."""
-
-    def __init__(self, command: str):
-        self.command, self.count = command, 0
-
-    def __call__(self, message: str, writer=None) -> None:
-        self.count += 1
-        (writer or _print_err)(f"pdt {self.command}: skipped {message}")
 
 
 def _print_err(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-# ---------------------------------------------------------------- inputs
-
-def collect_inputs(inputs, fail: Failures) -> list[Item]:
-    """Files, folders and manifest CSVs -> one Item per distinct audio file, ids made unique."""
-    items: list[Item] = []
-    for arg in inputs:
-        path = Path(arg).expanduser()
-        if path.is_dir():
-            found = _folder_audio(path, Path(arg), fail)
-            if not found:
-                fail(f"{arg}: a folder with no audio files (looked for {', '.join(AUDIO_EXTENSIONS)})")
-            items += found
-        elif path.suffix.lower() == ".csv" and path.is_file():
-            items += _manifest_items(path, arg, fail)
-        else:  # a file, or a path that does not exist: load_audio names the problem
-            items.append(Item(path, str(arg), path.stem))
-    return _unique(items)
-
-
-def _folder_audio(folder: Path, shown: Path, fail: Failures) -> list[Item]:
-    """The audio files below `folder` (hidden entries left out), symbolic links to files and
-    folders followed. Each folder is searched once: a link back into one already searched (a
-    loop) is named and skipped, as is a link that leads nowhere (a failure when it has an audio
-    file's name). Sorted by path."""
-    found, searched, pending = [], {}, [(folder, shown)]
-    while pending:
-        here, name = pending.pop()
-        status = here.stat()
-        inode = (status.st_dev, status.st_ino)
-        if inode in searched:
-            _print_err(f"note: skipped {name}: a link to {searched[inode]}, which is searched already")
-            continue
-        searched[inode] = name
-        for entry in os.scandir(here):
-            path, entry_name = Path(entry.path), name / entry.name
-            if entry.name.startswith("."):
-                continue
-            problem = file_problem(path) if entry.is_symlink() else ""
-            if problem and problem != "not a regular file":  # a link that loops or leads nowhere
-                if _is_audio(path):
-                    fail(f"{entry_name}: {problem}")
-                else:
-                    _print_err(f"note: skipped {entry_name}: {problem}")
-            elif path.is_dir():
-                pending.append((path, entry_name))
-            elif path.is_file() and _is_audio(path):
-                found.append(Item(path, str(entry_name), path.stem))
-    return sorted(found, key=lambda item: Path(item.shown).parts)
-
-
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
-
-
-def _manifest_items(path: Path, arg: str, fail: Failures) -> list[Item]:
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # its notes on dropped labels are not output
-            table = load_manifest(path)
-    except CorpusError as exc:
-        fail(f"manifest {arg}: {exc}")
-        return []
-    return [Item(Path(r.path), paths.shown(r.path, Path.cwd()), str(r.utterance_id), str(r.label), str(r.speaker), str(r.split))
-            for r in table.itertuples(index=False)]
-
-
-def _unique(items: list[Item]) -> list[Item]:
-    """Drop repeats of a file; ids shared by different files become their paths (then numbered)."""
-    seen, kept = set(), []
-    for item in items:
-        key = item.path.resolve() if item.path.exists() else item.path
-        if key not in seen:
-            seen.add(key)
-            kept.append(item)
-    if len(kept) < len(items):
-        _print_err(f"note: {_count(len(items) - len(kept), 'file')} given more than once, used once")
-    shared = Counter(item.utterance_id for item in kept)
-    for item in kept:
-        if shared[item.utterance_id] > 1:
-            item.utterance_id = item.shown
-    taken = Counter()
-    for item in kept:
-        taken[item.utterance_id] += 1
-        if taken[item.utterance_id] > 1:
-            item.utterance_id = f"{item.utterance_id}#{taken[item.utterance_id]}"
-    return kept
-
-
-# ---------------------------------------------------------------- audio -> vectors
-
-class Conversions:
-    """What was done to the audio to match the model's input, told as one note per kind."""
-
-    def __init__(self, bundle: Bundle, segments: bool):
-        self.cfg, self.segments = bundle.feature_config, segments
-        self.rates, self.channels = Counter(), Counter()
-        self.cropped = self.padded = self.split = self.windows = self.dropped = 0
-
-    def add(self, path: Path) -> None:
-        info = sf.info(str(path))  # the header: rate, channels and length before load_audio's conversion
-        n_samples = int(round(info.frames * self.cfg.sample_rate / info.samplerate))  # the whole file's, at 16 kHz
-        if info.samplerate != self.cfg.sample_rate:
-            self.rates[info.samplerate] += 1
-        if info.channels > 1:
-            self.channels[info.channels] += 1
-        if self.segments:
-            from .bundle import segment_bounds
-
-            bounds = segment_bounds(n_samples, self.cfg)
-            self.split += len(bounds) > 1
-            self.windows += len(bounds)
-            self.dropped += len(segment_bounds(n_samples, self.cfg, min_last_s=0)) - len(bounds)
-        self.cropped += n_samples > self.cfg.n_samples and not self.segments
-        self.padded += n_samples < self.cfg.n_samples
-
-    def notes(self) -> list[str]:
-        d, sr = f"{self.cfg.duration:g} s", self.cfg.sample_rate
-        out = [f"{_count(n, 'file')} resampled from {rate} Hz to {sr} Hz" for rate, n in sorted(self.rates.items())]
-        out += [f"{_count(n, 'stereo file')} averaged to mono" if c == 2 else
-                f"{_count(n, 'file')} with {c} channels averaged to mono" for c, n in sorted(self.channels.items())]
-        if self.cropped:
-            out.append(f"{_count(self.cropped, 'file')} longer than {d}: only the first {d} used, as in training "
-                       f"(--segments averages {d} windows over the whole file)")
-        if self.split:
-            out.append(f"--segments: {_count(self.split, 'file')} cut into {self.windows} windows in all "
-                       f"(up to {d} each), vectors averaged per file")
-        if self.dropped:
-            out.append(f"--segments: {_count(self.dropped, 'last window')} under 1 s dropped")
-        if self.padded:
-            how = "by repeating the last frame" if self.cfg.pad == "repeat" else "with zeros"
-            out.append(f"{_count(self.padded, 'file')} shorter than {d} padded {how}, as in training")
-        return [f"note: {line}" for line in out]
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def embed_items(bundle: Bundle, items: list[Item], *, segments: bool, batch_size: int, fail: Failures,
-                desc: str) -> tuple[list[Item], np.ndarray]:
-    """Load, convert and embed `items` `batch_size` files at a time -> the items read and their vectors."""
-    from .bundle import input_warnings
-
-    conversions = Conversions(bundle, segments)
-    done, vectors = [], []
-    bar = progress(total=len(items), desc=desc, unit="file", file=sys.stderr,
-                   enabled=None if len(items) > PROGRESS_MIN_FILES else False)
-    write = lambda line: bar.write(line, file=sys.stderr)  # noqa: E731 (above the bar, not through it)
-    cfg = bundle.feature_config
-    for start in range(0, len(items), batch_size):
-        waves = []
-        for item in items[start:start + batch_size]:
-            try:  # the first window only, unless --segments uses the whole file
-                wave = load_audio(item.path, cfg.sample_rate, seconds=None if segments else cfg.duration)
-                conversions.add(item.path)
-            except AudioError as exc:
-                fail(str(exc), write)
-                continue
-            except (OSError, ValueError, RuntimeError) as exc:  # e.g. the resampler on an odd rate
-                fail(f"{item.path}: {exc}", write)
-                continue
-            item.warnings = tuple(input_warnings(wave, cfg, segments))
-            if item.warnings:
-                write(f"note: {item.shown}: {'; '.join(item.warnings)}: its result says little")
-            waves.append(wave)
-            done.append(item)
-        if waves:
-            vectors.append(bundle.embed_waves(waves, segments=segments, batch_size=batch_size))
-        bar.update(len(items[start:start + batch_size]))
-    bar.close()
-    for note in conversions.notes():
-        _print_err(note)
-    return done, (np.concatenate(vectors) if vectors else np.empty((0, bundle.embedding_dim), np.float32))
-
-
-# ---------------------------------------------------------------- outputs
-
-def _known_columns(items: list[Item]) -> list[str]:
-    return [c for c in ("label", "speaker", "split") if any(getattr(i, c) for i in items)]
-
-
-def _warning_column(items: list[Item]) -> list[str]:
-    """Each item's warnings in one text cell, '' when none."""
-    return ["; ".join(i.warnings) for i in items]
-
-
-def vector_table(items: list[Item], vectors: np.ndarray) -> pd.DataFrame:
-    """utterance_id, path, [label, speaker, split when known], warning, v000..v255."""
-    meta = pd.DataFrame({"utterance_id": [i.utterance_id for i in items], "path": [str(i.path) for i in items],
-                         **{c: [getattr(i, c) for i in items] for c in _known_columns(items)},
-                         "warning": _warning_column(items)})
-    values = pd.DataFrame(vectors, columns=[f"v{k:03d}" for k in range(vectors.shape[1])])
-    return pd.concat([meta, values], axis=1)
-
-
-def write_vectors(path: Path, items: list[Item], vectors: np.ndarray) -> None:
-    """`.npz` (the keys of work/vectors.npz: vectors, utterance_id, ..., warning), `.csv` or `.parquet`
-    (any case), atomically."""
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(f, vectors=vectors.astype(np.float32),
-                         utterance_id=np.array([i.utterance_id for i in items], dtype=str),
-                         path=np.array([str(i.path) for i in items], dtype=str),
-                         **{c: np.array([getattr(i, c) for i in items], dtype=str) for c in _known_columns(items)},
-                         warning=np.array(_warning_column(items), dtype=str))
-        elif path.suffix.lower() == ".csv":
-            vector_table(items, vectors).to_csv(tmp, index=False)
+def _tell(command: str, log) -> None:
+    """predict's log on stderr, in the order met: failures as `pdt COMMAND: skipped FILE: REASON`,
+    notes as `note: ...`, a manifest's own remarks as they are."""
+    for entry in log:
+        if isinstance(entry, Failure):
+            _print_err(f"pdt {command}: skipped {entry}")
         else:
-            vector_table(items, vectors).to_parquet(tmp, index=False)
-
-
-def prediction_table(bundle: Bundle, items: list[Item], vectors: np.ndarray) -> pd.DataFrame:
-    predicted, scores = bundle.predict_vectors(vectors)
-    known = [c for c in _known_columns(items) if c == "label"]
-    return pd.DataFrame({"utterance_id": [i.utterance_id for i in items], "path": [str(i.path) for i in items],
-                         **{c: [getattr(i, c) for i in items] for c in known}, "predicted": predicted,
-                         **{label: scores[:, k] for k, label in enumerate(bundle.labels)},
-                         "warning": _warning_column(items)})
-
-
-def _accuracy_line(table: pd.DataFrame, labels) -> str | None:
-    """UA and WA when every file came with a label (a manifest)."""
-    if "label" not in table or not (table["label"] != "").all():
-        return None
-    from .evaluate import evaluate_predictions
-
-    index = {label: k for k, label in enumerate(labels)}
-    m = evaluate_predictions(table["label"].map(index), table["predicted"].map(index))
-    return f"UA {100 * m['ua']:.2f}%, WA {100 * m['wa']:.2f}% on {m['n']} labelled files"
+            _print_err(entry.text if entry.from_manifest else f"note: {entry.text}")
 
 
 # ---------------------------------------------------------------- commands
 
-def _model(args) -> Bundle:
-    from .bundle import load_bundle
-
-    bundle = load_bundle(args.model if args.model is not None else paths.reports_dir() / "default")
-    for note in bundle.notes:
-        _print_err(f"note: {note}")
-    return bundle
+def _model_path(args):
+    return args.model if args.model is not None else paths.reports_dir() / "default"
 
 
 def destination_problem(out: Path, force: bool) -> str:
@@ -344,41 +81,38 @@ def destination_problem(out: Path, force: bool) -> str:
     return ""
 
 
-def cmd_embed(args, fail: Failures) -> int:
+def cmd_embed(args) -> int:
     out = Path(args.out).expanduser()
     problem = destination_problem(out, args.force)
     if problem:
         _print_err(f"pdt embed: error: --out {problem}")
         return 2
-    bundle = _model(args)
-    items = collect_inputs(args.inputs, fail)
-    done, vectors = embed_items(bundle, items, segments=args.segments, batch_size=args.batch_size, fail=fail,
-                                desc="pdt embed")
-    if not done:
+    result = embed_files(_model_path(args), args.inputs, segments=args.segments, batch_size=args.batch_size)
+    _tell("embed", result.log)
+    skipped = len(result.failures)
+    if not result.items:
         _print_err(f"pdt embed: no audio could be read; {out} not written")
         return 1
     try:
-        write_vectors(out, done, vectors)
+        write_vectors(out, result.table(), result.vectors)
     except OSError as exc:  # the disk filled up while embedding, or the folder changed
         _print_err(f"pdt embed: error: writing {out} failed ({exc.strerror or exc}); nothing was written")
         return 1
-    _print_err(f"wrote {len(done)} vectors of {vectors.shape[1]} dimensions to {out}"
-               + (f" ({fail.count} skipped)" if fail.count else ""))
-    return 1 if fail.count else 0
+    _print_err(f"wrote {len(result.items)} vectors of {result.vectors.shape[1]} dimensions to {out}"
+               + (f" ({skipped} skipped)" if skipped else ""))
+    return 1 if skipped else 0
 
 
-def cmd_predict(args, fail: Failures) -> int:
-    bundle = _model(args)
-    items = collect_inputs(args.inputs, fail)
-    done, vectors = embed_items(bundle, items, segments=args.segments, batch_size=args.batch_size, fail=fail,
-                                desc="pdt predict")
-    table = prediction_table(bundle, done, vectors)
+def cmd_predict(args) -> int:
+    result = predict_files(_model_path(args), args.inputs, segments=args.segments, batch_size=args.batch_size)
+    _tell("predict", result.log)
+    table, labels = result.table(), result.bundle.labels
     if args.format == "json":
         records = [{"utterance_id": r["utterance_id"], "path": r["path"],
                     **({"label": r["label"]} if "label" in table else {}), "predicted": r["predicted"],
-                    "scores": {label: None if np.isnan(r[label]) else round(float(r[label]), 6)
-                               for label in bundle.labels}, "warnings": list(item.warnings)}
-                   for r, item in zip(table.to_dict("records"), done)]
+                    "scores": {label: None if np.isnan(r[label]) else round(float(r[label]), 6) for label in labels},
+                    "warnings": list(item.warnings)}
+                   for r, item in zip(table.to_dict("records"), result.items)]
         print(json.dumps(records, indent=2))
     elif args.format == "csv":
         table.to_csv(sys.stdout, index=False, float_format="%.6f")
@@ -386,14 +120,18 @@ def cmd_predict(args, fail: Failures) -> int:
         dropped = ["path"] + (["warning"] if not table["warning"].any() else [])  # the notes on stderr say why
         shown = table.drop(columns=dropped).rename(columns={"utterance_id": "file"})
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    accuracy = _accuracy_line(table, bundle.labels) if len(table) else None
+    accuracy = result.accuracy()
     if accuracy:
-        _print_err(accuracy)
-    return 1 if fail.count or not done else 0
+        _print_err(f"UA {100 * accuracy['ua']:.2f}%, WA {100 * accuracy['wa']:.2f}% on {accuracy['n']} labelled files")
+    return 1 if result.failures or not result.items else 0
 
 
-def cmd_info(args, fail: Failures) -> int:
-    bundle = _model(args)
+def cmd_info(args) -> int:
+    from .bundle import load_bundle
+
+    bundle = load_bundle(_model_path(args))
+    for note in bundle.notes:
+        _print_err(f"note: {note}")
     if args.json:
         print(json.dumps(bundle.info, indent=2))
     else:
@@ -468,9 +206,9 @@ def _positive_int(text: str) -> int:
 
 
 def _output_path(text: str) -> str:
-    if Path(text).suffix.lower() not in OUTPUT_FORMATS:
+    if Path(text).suffix.lower() not in VECTOR_FORMATS:
         raise argparse.ArgumentTypeError(f"{text!r}: the format comes from the extension: "
-                                         f"{', '.join(OUTPUT_FORMATS)}")
+                                         f"{', '.join(VECTOR_FORMATS)}")
     return text
 
 
@@ -546,9 +284,8 @@ def main(argv=None) -> int:
 
     if getattr(args, "model_option", None):
         args.model = args.model_option
-    fail = Failures(args.command)
     try:
-        return args.run(args, fail)
+        return args.run(args)
     except BrokenPipeError:  # `pdt predict ... | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -1,8 +1,21 @@
-"""Dataclass configs from plain dicts (checkpoints, bundle.json, run records)."""
+"""The training configurations, PDTConfig (paper §2.1, Table 2) and ClassifierConfig (§4.1),
+with the checks they run on construction, and `from_dict`, which builds any dataclass config
+from a plain dict (checkpoints, bundle.json, run records)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+from . import EMOTIONS
+from .losses import check_lam, check_margin
+from .models import DiscriminatorConfig, EncoderConfig
+from .pairs import POSITIVE_FRACTION, pairs_per_batch
+
+MODES = ("sampled", "in-batch")
+# The metrics a run may select its best.pt on, each with the builtin that picks the better of two values
+# (checkpoints.Checkpointer).
+SELECT_ON = {"val_ua": max, "val_pair_acc": max, "val_acc": max, "val_cos_acc": max, "val_loss": min}
 
 
 def from_dict(cls, data: dict):
@@ -13,3 +26,88 @@ def from_dict(cls, data: dict):
     """
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in dict(data).items() if k in names})
+
+
+def _require(ok: bool, setting: str, value, allowed: str):
+    if not ok:
+        raise ValueError(f"{setting} = {value!r} is not allowed: {allowed}")
+
+
+@dataclass
+class PDTConfig:
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    mode: str = "sampled"  # "sampled" (paper) or "in-batch" (this project)
+    lam: float = 0.9  # λ of eq. 1 (Table 2: [0, 1], best 0.9)
+    margin: float = 0.1  # m of eq. 2 (Table 2: [0, 0.3], best 0.1)
+    lr: float = 1e-5  # Table 2: [1e-6, 1e-3], best 1e-5
+    batch_size: int = 32  # pairs per step (sampled) or utterances per step (in-batch)
+    pairs_per_epoch: int = 4_000_000  # paper §3: "> 4 million" training pairs
+    epochs: int = 1
+    evals_per_epoch: int = 1  # log rows, validation evaluations and checkpoints per epoch
+    eval_pairs: int = 50_000  # paper §3: "> 50 thousand"; fewer if the split is small
+    positive_fraction: float = POSITIVE_FRACTION
+    # Checkpoint selection on validation: "val_ua", a linear probe's UA (evaluate.linear_probe),
+    # or "val_pair_acc" and the other pair metrics of evaluate_pairs.
+    select_on: str = "val_ua"
+    recalibrate_bn: bool = True  # batch norm's statistics recomputed at each evaluation (Trainer)
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.encoder, dict):
+            self.encoder = from_dict(EncoderConfig, self.encoder)
+        if isinstance(self.discriminator, dict):
+            self.discriminator = from_dict(DiscriminatorConfig, self.discriminator)
+        _require(self.mode in MODES, "PDTConfig.mode", self.mode, f"one of {MODES}")
+        check_lam(self.lam), check_margin(self.margin)
+        _require(self.lr > 0, "PDTConfig.lr", self.lr, "> 0 (Table 2 searches [1e-6, 1e-3])")
+        _require(self.batch_size >= 2, "PDTConfig.batch_size", self.batch_size, ">= 2")
+        _require(self.pairs_per_epoch >= 1, "PDTConfig.pairs_per_epoch", self.pairs_per_epoch, ">= 1")
+        _require(self.epochs >= 1, "PDTConfig.epochs", self.epochs, ">= 1")
+        _require(self.evals_per_epoch >= 1, "PDTConfig.evals_per_epoch", self.evals_per_epoch, ">= 1")
+        _require(self.eval_pairs >= 2, "PDTConfig.eval_pairs", self.eval_pairs, ">= 2")
+        _require(0 < self.positive_fraction < 1, "PDTConfig.positive_fraction", self.positive_fraction, "in (0, 1)")
+        _require(self.select_on in SELECT_ON, "PDTConfig.select_on", self.select_on, f"one of {tuple(SELECT_ON)}")
+        _require(self.encoder.embedding_dim == self.discriminator.embedding_dim, "PDTConfig.discriminator."
+                 "embedding_dim", self.discriminator.embedding_dim, f"the encoder's {self.encoder.embedding_dim}")
+
+    @property
+    def pairs_per_step(self) -> int:
+        return pairs_per_batch(self.mode, self.batch_size)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.pairs_per_epoch / self.pairs_per_step)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ClassifierConfig:
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    n_classes: int = len(EMOTIONS)
+    lr: float = 1e-5  # §4.1: fixed, as the PDT's
+    batch_size: int = 32
+    epochs: int = 20  # not given by the paper; the report chooses it on validation (pipeline.train_baseline)
+    train_splits: tuple[str, ...] = ("train", "val")  # §4.1: training and validation sets concatenated
+    select_on: str | None = None  # "val_ua": evaluate on the val split each epoch, keep the best (train_splits: train)
+    recalibrate_bn: bool = True  # batch norm's statistics recomputed at the end (Trainer)
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.encoder, dict):
+            self.encoder = from_dict(EncoderConfig, self.encoder)
+        self.train_splits = tuple(self.train_splits)
+        _require(self.lr > 0, "ClassifierConfig.lr", self.lr, "> 0")
+        _require(self.batch_size >= 2, "ClassifierConfig.batch_size", self.batch_size, ">= 2")
+        _require(self.epochs >= 1, "ClassifierConfig.epochs", self.epochs, ">= 1")
+        _require(self.n_classes >= 2, "ClassifierConfig.n_classes", self.n_classes, ">= 2")
+        _require("test" not in self.train_splits and len(self.train_splits) > 0, "ClassifierConfig.train_splits",
+                 self.train_splits, "a non-empty subset of ('train', 'val')")
+        _require(self.select_on in (None, "val_ua"), "ClassifierConfig.select_on", self.select_on, "None or 'val_ua'")
+        _require(self.select_on is None or "val" not in self.train_splits, "ClassifierConfig.train_splits",
+                 self.train_splits, "without 'val' when selecting on it (select_on)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -12,6 +12,9 @@ Choices the paper leaves open, made here:
 - After selection the SVM is refit on Sessions 1-4 by default (`refit_on=("train", "val")`),
   as `GridSearchCV(refit=True)` would do when fit on train + val; `refit_on=("train",)`
   refits on Sessions 1-3 only, the model the validation UA was measured on.
+
+Training selects its checkpoints on the validation split with `linear_probe` (on numpy vectors)
+and the pair metrics of `evaluate_pairs` (on the encoder's torch vectors and the discriminator).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.manifold import TSNE
 from sklearn.linear_model import LogisticRegression
@@ -30,6 +36,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from . import EMOTIONS
+from .configs import PDTConfig
+from .losses import pdt_loss
+from .pairs import PairSet
 
 UA_DEFINITION = ("UA (unweighted accuracy) = mean over the classes of the per-class recall "
                  "(correct predictions of a class / utterances of that class); chance = 25% "
@@ -79,6 +88,33 @@ class SVMResult:
     val_ua: float  # UA on Session 4 of the best setting, fit on train only
     cv_results: pd.DataFrame  # GridSearchCV.cv_results_, one row per setting
     refit_on: tuple[str, ...]
+
+
+@dataclass
+class SVMConfig:
+    """The SVM of rows 5-7 after selection on the val split (the parameter `svm_refit_on`)."""
+
+    refit_on: str = "train+val"  # "train+val" (GridSearchCV(refit=True) on train + val) or "train"
+
+    def __post_init__(self):
+        if self.refit_on not in ("train", "train+val"):
+            raise ValueError(f"{self.refit_on!r}: choose one of ('train', 'train+val')")
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits fit_svm refits on."""
+        return tuple(self.refit_on.split("+"))
+
+
+@dataclass
+class TSNEConfig:
+    """Fig. 3's t-SNE (the parameter `tsne_perplexity`)."""
+
+    perplexity: float = 30.0
+
+    def __post_init__(self):
+        if not self.perplexity > 0:
+            raise ValueError(f"{self.perplexity} must be > 0")
 
 
 def svm_pipeline(seed: int = 0) -> Pipeline:
@@ -194,6 +230,36 @@ def linear_probe(train_vectors, train_labels, val_vectors, val_labels) -> dict:
     predicted = probe.fit(train_vectors, train_labels).predict(val_vectors)
     return {"val_ua": unweighted_accuracy(val_labels, predicted), "val_wa": weighted_accuracy(val_labels, predicted),
             "val_f1": macro_f1(val_labels, predicted)}
+
+
+def best_threshold_accuracy(score: np.ndarray, same: np.ndarray) -> float:
+    """Accuracy of `same iff score > t` at the best threshold t (decide "same" for the top k, best k)."""
+    hits = same[np.argsort(-score, kind="stable")].astype(np.int64)
+    tp = np.concatenate([[0], np.cumsum(hits)])  # same pairs among the top k, k = 0..n
+    k = np.arange(len(hits) + 1)
+    return float((tp + (len(hits) - hits.sum()) - (k - tp)).max() / len(hits))
+
+
+def evaluate_pairs(discriminator: nn.Module, vectors: torch.Tensor, rows: np.ndarray, pairs: PairSet,
+                   config: PDTConfig) -> dict:
+    """Loss and accuracy on a fixed pair set, from the eval-mode vectors (n, 256) of the sorted `rows`.
+
+    val_acc:      the discriminator's decision (softmax argmax).
+    val_cos_acc:  "same iff cos > t", t the best threshold on these pairs: the decision the
+                  cosine loss trains (λ = 1 trains no discriminator).
+    val_pair_acc: the better of the two.
+    """
+    za = vectors[torch.as_tensor(np.searchsorted(rows, pairs.a), device=vectors.device)]  # (P, 256)
+    zb = vectors[torch.as_tensor(np.searchsorted(rows, pairs.b), device=vectors.device)]
+    same = torch.as_tensor(pairs.same, device=vectors.device)
+    with torch.no_grad():
+        logits = torch.cat([discriminator(a, b).float() for a, b in zip(za.split(65536), zb.split(65536))])
+        loss = pdt_loss(za, zb, logits, same, lam=config.lam, margin=config.margin)
+        acc = (logits.argmax(1) == same.long()).float().mean().item()
+        cos = F.cosine_similarity(za, zb, dim=1).cpu().numpy()
+    cos_acc = best_threshold_accuracy(cos, pairs.same)
+    return {"val_loss": loss.total.item(), "val_cos_loss": loss.cosine.item(), "val_cro_loss":
+            loss.cross_entropy.item(), "val_acc": acc, "val_cos_acc": cos_acc, "val_pair_acc": max(acc, cos_acc)}
 
 
 def classification_summary(confusion_counts) -> pd.DataFrame:

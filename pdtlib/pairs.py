@@ -26,8 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
+from . import EMOTIONS
 from .seeds import Stream, stream_rng
 
 POSITIVE_FRACTION = 1 / 3  # paper §3: "33% positive samples"
@@ -239,3 +241,22 @@ def evaluation_pairs(labels, pool=None, n_pairs: int = 50_000, positive_fraction
     a, b = np.where(swap, b, a), np.where(swap, a, b)
     order = rng.permutation(n)
     return PairSet(a[order], b[order], same[order], int(n_pairs), n_same_avail, n_diff_avail)
+
+
+def pairing_summary(labels, train, val, *, batch_size: int, n_pairs: int, seed: int) -> dict:
+    """What the PDT sees (notebook 02): the sampled pairs of one epoch (positive share, which
+    classes meet), the pairs and positive weight of one in-batch step, and the fixed evaluation
+    pair set."""
+    sampler = PairSampler(labels, train, batch_size, seed=seed)
+    counts = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=np.int64)
+    n, n_same = 0, 0
+    for a, b, same in sampler.stream(n_pairs):
+        np.add.at(counts, (labels[a], labels[b]), 1)
+        n, n_same = n + len(a), n_same + int(same.sum())
+    rows = BalancedBatchSampler(labels, train, batch_size, seed=seed).batch(0)
+    _, _, same, weight = in_batch_pairs(torch.as_tensor(labels[rows]), torch.as_tensor(rows))
+    eval_set = evaluation_pairs(labels, val, seed=seed)
+    return {"sampled_pairs": n, "sampled_positive_share": n_same / n,
+            "class_pairs": pd.DataFrame(counts, index=EMOTIONS, columns=EMOTIONS),
+            "in_batch_pairs_per_step": len(weight), "in_batch_positive_weight": float(weight[same].sum()),
+            "evaluation_pairs": len(eval_set), "evaluation_note": eval_set.note}

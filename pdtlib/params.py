@@ -1,23 +1,26 @@
-"""Report parameters: a YAML file (`params/*.yaml`) plus `key=value` overrides, read, checked
-and resolved in one place, for the report driver and for every notebook.
+"""Report parameters: `params/default.yaml`, a parameter file laid over it, and `key=value`
+overrides, read, checked and resolved in one place, for the report driver and every notebook.
 
-The parameters are the keys of `params/default.yaml`; every notebook's `parameters` cell
-declares a subset of them, with the same defaults, so stepping through the notebooks in
-JupyterLab runs the default report. Values are YAML scalars or lists (`--set seed=3` is an int,
-`--set iemocap_root=/data/x` a string); PyYAML reads `1e-4` as a string, so such strings are
-read as the numbers they mean. A bad file, an unknown key or a value of the wrong type raises
-ValueError naming the file (and line) or the key, before any work starts.
+The parameters are the keys of `params/default.yaml`, each with its default; every notebook's
+`parameters` cell declares a subset of them, with the same defaults, so stepping through the
+notebooks in JupyterLab runs the default report. Any other file states only what differs: it
+names its base (`base: params/default.yaml`, or another file that does) and the loader lays it
+over that (`layered`), as nanoGPT's config files over its defaults; a study file's `base` and
+`set` go the same way. Values are YAML scalars or lists (`--set seed=3` is an int, `--set
+iemocap_root=/data/x` a string); PyYAML reads `1e-4` as a string, so such strings are read as the
+numbers they mean. A bad file, an unknown key or a value of the wrong type raises ValueError
+naming the file (and line) or the key, before any work starts. How a name reaches the config
+field it sets is one rule, in pdtlib.pipeline.configs.
 
-Smoke shrinks sizes only: the SIZE_KEYS of params/smoke.yaml replace those of the run, except
-the ones the user set with `--set`; corpus, root, manifest, seed, split and every other value
-stay the user's. A smoke run that was not named writes to `<run>-smoke`, so tiny results never
-overwrite a full run's folder. In a report the `smoke` parameter alone decides; `load` applies
-it once and `check_values` builds every config from the result before any notebook starts.
+Smoke is one overlay and one switch: `smoke: true` (in a file, `--set smoke=true`, or a
+notebook's parameters cell) lays the sizes of params/smoke.yaml (its keys other than base, run
+and smoke) over the run, except the ones the user set with `--set`; a smoke run that was not
+named writes to `<run>-smoke`, so tiny results never overwrite a full run's folder.
 
 `resolve(namespace)` is what a notebook calls on its globals after papermill's injection: its
 parameters as a namespace. Under the report driver (RESOLVED_ENV set in the kernels'
-environment) they are taken as they are. A notebook run otherwise (JupyterLab, nbval) applies
-the smoke switch itself, from its `smoke` parameter or PDT_SMOKE=1 in the environment.
+environment) they are taken as they are; a notebook run otherwise (JupyterLab, nbval on
+papermill-prepared copies) applies its own `smoke` switch.
 """
 
 from __future__ import annotations
@@ -33,9 +36,7 @@ from . import paths
 
 DEFAULTS = paths.PARAMS / "default.yaml"
 SMOKE = paths.PARAMS / "smoke.yaml"
-# What smoke may shrink: the sizes of params/smoke.yaml (every other key there equals default.yaml's).
-SIZE_KEYS = ("synthetic_scale", "encoder_channels", "pdt_batch", "pdt_pairs_per_epoch", "pdt_epochs",
-             "pdt_evals_per_epoch", "baseline_batch", "baseline_epochs")
+OVERLAY_KEYS = ("base", "run", "smoke")  # of params/smoke.yaml: what it is, not sizes it lays over
 PATH_KEYS = ("iemocap_root", "manifest")  # relative paths are the working directory's
 RESOLVED_ENV = "PDT_PARAMS_RESOLVED"  # set by the report driver for its kernels: values are final
 
@@ -77,6 +78,35 @@ def read_file(path) -> dict:
 def defaults() -> dict:
     """params/default.yaml: every parameter's name and default value."""
     return read_file(DEFAULTS)
+
+
+def layered(params_file) -> dict:
+    """A parameter file laid over its `base` (recursively, down to params/default.yaml), checked.
+    A file without `base` must be default.yaml itself: every other file states only what differs."""
+    path = find_file(params_file)
+    data, shown = read_file(path), str(paths.shown(path))
+    base = data.pop("base", None)
+    if base is None:
+        if path.resolve() != DEFAULTS.resolve():
+            raise ValueError(f"parameter file {shown}: no `base:`; start it with `base: {paths.shown(DEFAULTS)}` "
+                             "and state only what differs from it")
+        return check(data, shown)
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"parameter file {shown}: base must name a parameter file, got {base!r}")
+    return {**layered(_relative_to(base, path)), **check(data, shown)}
+
+
+def _relative_to(name: str, parent: Path) -> Path:
+    """A base named relative to the project root (params/default.yaml) or to the naming file."""
+    candidate = Path(name)
+    if candidate.is_absolute() or (paths.PROJ_ROOT / candidate).exists():
+        return paths.PROJ_ROOT / candidate
+    return parent.parent / candidate
+
+
+def smoke_sizes() -> dict:
+    """The sizes params/smoke.yaml lays over a run: its keys other than OVERLAY_KEYS."""
+    return {k: v for k, v in read_file(SMOKE).items() if k not in OVERLAY_KEYS}
 
 
 def find_file(params_file) -> Path:
@@ -137,8 +167,7 @@ def load(params_file, overrides=()) -> dict:
     so another corpus never overwrites the parameter file's run (e.g. the committed default); a
     smoke run likewise gets `-smoke` (apply_smoke).
     """
-    path = find_file(params_file)
-    params = check(read_file(path), str(paths.shown(path)))
+    params = layered(params_file)
     corpus = params.get("corpus")
     named = check(dict(parse_override(item) for item in overrides), "--set")
     params.update(named)
@@ -146,9 +175,6 @@ def load(params_file, overrides=()) -> dict:
     if "corpus" in named and "run" not in named and params["corpus"] != corpus:
         params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
         print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
-    if smoke_from_env() and not params.get("smoke"):
-        print("report: PDT_SMOKE in the environment is ignored; a report's smoke switch is its `smoke` parameter "
-              "(--set smoke=true, or params/smoke.yaml)")
     if params.get("smoke"):
         before = params.get("run")
         params = apply_smoke(params, kept=named)
@@ -158,20 +184,14 @@ def load(params_file, overrides=()) -> dict:
 
 
 def apply_smoke(params: dict, kept=()) -> dict:
-    """`params` with the SIZE_KEYS of params/smoke.yaml laid over them, except the keys in `kept`
+    """`params` with the sizes of params/smoke.yaml laid over them, except the keys in `kept`
     (what the user set); nothing else changes but the run, which gets `-smoke` when it is not
     in `kept` and not a smoke run already, so that tiny results never land in a full run's folder."""
-    overlay = read_file(SMOKE)
-    out = {**params, **{k: overlay[k] for k in SIZE_KEYS if k in params and k not in kept}}
+    out = {**params, **{k: v for k, v in smoke_sizes().items() if k in params and k not in kept}}
     run = str(out.get("run", ""))
     if "run" in out and "run" not in kept and run != "smoke" and not run.endswith("-smoke"):
         out["run"] = f"{run}-smoke"
     return out
-
-
-def smoke_from_env() -> bool:
-    """PDT_SMOKE=1: nbval runs notebooks without papermill, so the smoke switch also comes from here."""
-    return os.environ.get("PDT_SMOKE", "0").strip().lower() in ("1", "true", "yes")
 
 
 def resolve(namespace: dict) -> SimpleNamespace:
@@ -179,12 +199,11 @@ def resolve(namespace: dict) -> SimpleNamespace:
     notebook's globals after papermill's injection), checked.
 
     Under the report driver (RESOLVED_ENV=1) they are final: `load` applied everything. Otherwise
-    (JupyterLab, nbval) a true `smoke` or PDT_SMOKE=1 shrinks the sizes (apply_smoke), the same in
-    every notebook, so any way of running the notebooks gets one consistent smoke run."""
+    (JupyterLab, nbval) a true `smoke` shrinks the sizes (apply_smoke), the same in every
+    notebook, so any way of running the notebooks gets one consistent smoke run."""
     values = check({k: namespace[k] for k in defaults() if k in namespace}, "notebook parameters")
     if os.environ.get(RESOLVED_ENV) == "1":
         return SimpleNamespace(**values)
-    values["smoke"] = bool(values.get("smoke")) or smoke_from_env()
-    if values["smoke"]:
+    if values.get("smoke"):
         values = apply_smoke(values)
     return SimpleNamespace(**values)

@@ -31,8 +31,8 @@ from types import SimpleNamespace
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
+from . import artefacts, paths
 from . import params as parameters
-from . import paths
 from .progress import progress_enabled
 from .runs import (LOCAL_RECORD, RunLockedError, environment_record, local_record, lock_run, params_hash, read_record,
                    run_dir,
@@ -65,7 +65,7 @@ def run_notebook(notebook: Path, out: Path, parameters: dict, *, timeout: int = 
                                log_output=False, kernel_manager_class=f"{__name__}.LocalKernelManager")
 
 
-STUDY_NOTEBOOK = "09_study.ipynb"  # summarises a study's runs (pdtlib.study), not part of one run
+STUDY_NOTEBOOK = f"{artefacts.STUDY}.ipynb"  # summarises a study's runs (pdtlib.study), not part of one run
 
 
 def notebooks() -> list[Path]:

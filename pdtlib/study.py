@@ -8,7 +8,7 @@ A study file (`params/study-*.yaml`) names the base parameter file, the training
 every cell (`set`, and `--set` on the command line, e.g. iemocap_root) and what one cell needs
 (`resources`: num_cpus, num_gpus). Each cell is a normal run folder `reports/<study>/<fold>-seed<seed>/`,
 made by `report.execute`, so every notebook, figure and `pdt` command works on it. The corpus stays
-fixed (`corpus_seed`) while the training seed varies.
+fixed (`synthetic_seed`) while the training seed varies.
 
 The engine is Ray (https://docs.ray.io): each cell is one Ray task with the study's resources.
 `ray.init()` starts a local instance, or joins the cluster `RAY_ADDRESS` (or `--address`) names;

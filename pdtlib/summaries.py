@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from . import EMOTIONS
+from .corpora.table import SPLITS
 from .evaluate import largest_confusions, recall_from_confusion
 
 
@@ -92,3 +93,47 @@ def table3(table: pd.DataFrame) -> str:
                if len(traditional) else "")
     return (f"PDT + SVM {rows.at[5, 'ua']:.1f}% UA {against}(paper: 56.3% against 51.1-55.4%); the best row is "
             f"{best} ({rows.at[best, 'method']}, {rows.at[best, 'ua']:.1f}%).")
+
+
+# ---------------------------------------------------------------- phrases the tables and notebooks share
+
+def selection_text(chosen: dict) -> str:
+    """'lr 0.001, 7 epochs (val UA 61.2%)' or 'lr 0.001, checkpoint at epoch 4.5 (val UA 58.0%)'."""
+    where = (f"{chosen['epochs']} epoch{'s' * (chosen['epochs'] != 1)}" if "epochs" in chosen
+             else f"checkpoint at epoch {chosen['epoch']:g}")
+    name = {"val_ua": "val UA"}.get(chosen["metric"], chosen["metric"])
+    return f"lr {chosen['lr']:g}, {where} ({name} {100 * chosen['value']:.1f}%)"
+
+
+def svm_text(svm) -> str:
+    """'SVM rbf, C 10, gamma scale (val UA 63.2%)': what evaluate.fit_svm chose on validation."""
+    chosen = {k.removeprefix("svc__"): v for k, v in svm.best_params.items()}
+    detail = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in chosen.items() if k != "kernel")
+    return f"SVM {chosen.get('kernel', '?')}, {detail} (val UA {100 * svm.val_ua:.1f}%)"
+
+
+def padding_note(table: pd.DataFrame, durations) -> str:
+    """How much of the corpus the feature code pads: a corpus of short (or cut) files is mostly
+    padding at 7 s, which the reader should know."""
+    seconds = table["duration_s"].to_numpy(dtype=float)
+    shares = ", ".join(f"{100 * np.mean(seconds < d):.0f}% at {d:g} s" for d in sorted(durations))
+    return (f"Utterances shorter than the clip and padded to it ({shares}); median length "
+            f"{np.median(seconds):.1f} s.")
+
+
+def _listed(values, most: int = 12) -> str:
+    values = list(values)
+    return ",".join(values) if len(values) <= most else f"{len(values)} ({','.join(values[:most])},...)"
+
+
+def protocol(table: pd.DataFrame, **choices) -> str:
+    """One line naming what trained and what tested: the sessions of each split when every split
+    has them (IEMOCAP's layout: 'sessions: train 1,2,3 / val 4 / test 5'), else its speakers
+    ('speakers: train 03,08,09 / val 13,14 / test 15,16'); then `choices` ('; svm refit on ...')."""
+    def values(column, split):
+        found = table.loc[table["split"] == split, column].dropna().astype(str).str.strip()
+        return sorted(v for v in found.unique() if v)
+
+    by = "session" if all(values("session", s) for s in SPLITS) else "speaker"
+    text = f"{by}s: " + " / ".join(f"{s} {_listed(values(by, s)) or '?'}" for s in SPLITS)
+    return text + "".join(f"; {k.replace('_', ' ')} {v}" for k, v in choices.items())

@@ -4,8 +4,9 @@ classifier (§4.1), with resumable, atomic checkpoints.
 `train_pdt` trains encoder + discriminator on pairs of the train split (pairs.py: the paper's
 `sampled` pairs or this project's `in-batch` pairs), with Adam at the paper's lr 1e-5 and batch
 32 by default. At each log point it evaluates on the validation split (a fixed set of pairs, the
-same in both modes, and a linear probe on the vectors), logs to `run_dir/log.csv`, and keeps the
-weights that score best (`best.pt`, by `select_on`); the test split is never read.
+same in both modes, and a linear probe on the vectors: evaluate.evaluate_pairs, linear_probe),
+logs to `run_dir/log.csv`, and keeps the weights that score best (`best.pt`, by `select_on`);
+the test split is never read.
 
 `train_classifier` is the traditional baseline: cross entropy over the 4 classes, Adam at a fixed
 lr, a fixed number of epochs, on `train_splits`; one call per duration (4, 5, 6, 7 s), the
@@ -14,11 +15,12 @@ count; with `select_on="val_ua"` it trains on the train split and keeps its best
 validation split, which is how the report chooses that count (pipeline.train_baseline).
 
 Both are a `Trainer` (the loop, in the manner of speechbrain's Brain and minGPT's Trainer) with
-named hooks: `compute_forward` and `compute_objectives` make one training step,
-`on_stage_end` evaluates at a log point, `describe` names the progress. The Trainer writes
-`run_dir/checkpoint.pt` atomically at every log point (checkpoints.py), and `resume=True`
-continues from it: on a CPU a resumed run ends at exactly the weights of an uninterrupted one,
-because every batch is a pure function of (seed, step) (seeds.py, pairs.py).
+named hooks: `on_fit_start` settles the encoder's input and batch norm, `compute_forward` and
+`compute_objectives` make one training step, `on_stage_end` evaluates at a log point, `describe`
+names the progress. Their configs (PDTConfig, ClassifierConfig) live in configs.py; the run's
+files, in a checkpoints.Checkpointer: `run_dir/checkpoint.pt` is written atomically at every log
+point, and `resume=True` continues from it: on a CPU a resumed run ends at exactly the weights of
+an uninterrupted one, because every batch is a pure function of (seed, step) (seeds.py, pairs.py).
 
 Device: CUDA when present (bf16 autocast, channels_last convolutions, the whole feature set
 held on the GPU as float16 when it fits in half the free memory, batches gathered there), else
@@ -28,9 +30,8 @@ deterministic algorithms on). Exact resume is promised on a CPU only.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,111 +39,19 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.optim.swa_utils import update_bn
 
-from . import EMOTIONS
-from .atomic import atomic_path, write_json
-from .checkpoints import config_diff, deterministic, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .configs import from_dict
-from .evaluate import evaluate_predictions, linear_probe
+from .batchnorm import BatchNormRecalibration
+from .checkpoints import Checkpointer, deterministic
+# The configs and the pair metrics were defined here once: still importable from here (noqa: F401).
+from .configs import MODES, SELECT_ON, ClassifierConfig, PDTConfig, _require  # noqa: F401
+from .evaluate import best_threshold_accuracy, evaluate_pairs, evaluate_predictions, linear_probe  # noqa: F401
 from .features import FeatureSet
 from .inference import FeatureBatches, autocast, forward_rows, pick_device
-from .losses import check_lam, check_margin, pdt_loss
-from .models import DiscriminatorConfig, EmotionClassifier, EncoderConfig, PDTModel
-from .pairs import (POSITIVE_FRACTION, BalancedBatchSampler, PairSampler, PairSet, evaluation_pairs,
-                    in_batch_pairs, pairs_per_batch)
+from .losses import pdt_loss
+from .models import EmotionClassifier, PDTModel
+from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
 from .progress import progress
-from .runs import environment_record
 from .seeds import Stream, seed_everything, stream_rng
-
-MODES = ("sampled", "in-batch")
-SELECT_ON = {"val_ua": max, "val_pair_acc": max, "val_acc": max, "val_cos_acc": max, "val_loss": min}
-BATCHNORM_ROWS = 256  # training rows batch norm's statistics are recomputed on (all, when fewer): 8 batches of 32
-
-
-def _require(ok: bool, setting: str, value, allowed: str):
-    if not ok:
-        raise ValueError(f"{setting} = {value!r} is not allowed: {allowed}")
-
-
-@dataclass
-class PDTConfig:
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    mode: str = "sampled"  # "sampled" (paper) or "in-batch" (this project)
-    lam: float = 0.9  # λ of eq. 1 (Table 2: [0, 1], best 0.9)
-    margin: float = 0.1  # m of eq. 2 (Table 2: [0, 0.3], best 0.1)
-    lr: float = 1e-5  # Table 2: [1e-6, 1e-3], best 1e-5
-    batch_size: int = 32  # pairs per step (sampled) or utterances per step (in-batch)
-    pairs_per_epoch: int = 4_000_000  # paper §3: "> 4 million" training pairs
-    epochs: int = 1
-    evals_per_epoch: int = 1  # log rows, validation evaluations and checkpoints per epoch
-    eval_pairs: int = 50_000  # paper §3: "> 50 thousand"; fewer if the split is small
-    positive_fraction: float = POSITIVE_FRACTION
-    # Checkpoint selection on validation: "val_ua", a linear probe's UA (evaluate.linear_probe),
-    # or "val_pair_acc" and the other pair metrics of evaluate_pairs.
-    select_on: str = "val_ua"
-    recalibrate_bn: bool = True  # batch norm's statistics recomputed at each evaluation (Trainer)
-    seed: int = 0
-
-    def __post_init__(self):
-        if isinstance(self.encoder, dict):
-            self.encoder = from_dict(EncoderConfig, self.encoder)
-        if isinstance(self.discriminator, dict):
-            self.discriminator = from_dict(DiscriminatorConfig, self.discriminator)
-        _require(self.mode in MODES, "PDTConfig.mode", self.mode, f"one of {MODES}")
-        check_lam(self.lam), check_margin(self.margin)
-        _require(self.lr > 0, "PDTConfig.lr", self.lr, "> 0 (Table 2 searches [1e-6, 1e-3])")
-        _require(self.batch_size >= 2, "PDTConfig.batch_size", self.batch_size, ">= 2")
-        _require(self.pairs_per_epoch >= 1, "PDTConfig.pairs_per_epoch", self.pairs_per_epoch, ">= 1")
-        _require(self.epochs >= 1, "PDTConfig.epochs", self.epochs, ">= 1")
-        _require(self.evals_per_epoch >= 1, "PDTConfig.evals_per_epoch", self.evals_per_epoch, ">= 1")
-        _require(self.eval_pairs >= 2, "PDTConfig.eval_pairs", self.eval_pairs, ">= 2")
-        _require(0 < self.positive_fraction < 1, "PDTConfig.positive_fraction", self.positive_fraction, "in (0, 1)")
-        _require(self.select_on in SELECT_ON, "PDTConfig.select_on", self.select_on, f"one of {tuple(SELECT_ON)}")
-        _require(self.encoder.embedding_dim == self.discriminator.embedding_dim, "PDTConfig.discriminator."
-                 "embedding_dim", self.discriminator.embedding_dim, f"the encoder's {self.encoder.embedding_dim}")
-
-    @property
-    def pairs_per_step(self) -> int:
-        return pairs_per_batch(self.mode, self.batch_size)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.pairs_per_epoch / self.pairs_per_step)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class ClassifierConfig:
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    n_classes: int = len(EMOTIONS)
-    lr: float = 1e-5  # §4.1: fixed, as the PDT's
-    batch_size: int = 32
-    epochs: int = 20  # not given by the paper; the report chooses it on validation (pipeline.train_baseline)
-    train_splits: tuple[str, ...] = ("train", "val")  # §4.1: training and validation sets concatenated
-    select_on: str | None = None  # "val_ua": evaluate on the val split each epoch, keep the best (train_splits: train)
-    recalibrate_bn: bool = True  # batch norm's statistics recomputed at the end (Trainer)
-    seed: int = 0
-
-    def __post_init__(self):
-        if isinstance(self.encoder, dict):
-            self.encoder = from_dict(EncoderConfig, self.encoder)
-        self.train_splits = tuple(self.train_splits)
-        _require(self.lr > 0, "ClassifierConfig.lr", self.lr, "> 0")
-        _require(self.batch_size >= 2, "ClassifierConfig.batch_size", self.batch_size, ">= 2")
-        _require(self.epochs >= 1, "ClassifierConfig.epochs", self.epochs, ">= 1")
-        _require(self.n_classes >= 2, "ClassifierConfig.n_classes", self.n_classes, ">= 2")
-        _require("test" not in self.train_splits and len(self.train_splits) > 0, "ClassifierConfig.train_splits",
-                 self.train_splits, "a non-empty subset of ('train', 'val')")
-        _require(self.select_on in (None, "val_ua"), "ClassifierConfig.select_on", self.select_on, "None or 'val_ua'")
-        _require(self.select_on is None or "val" not in self.train_splits, "ClassifierConfig.train_splits",
-                 self.train_splits, "without 'val' when selecting on it (select_on)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -190,60 +99,45 @@ def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
 
 class Trainer:
     """Steps 0..total_steps-1 of a deterministic schedule, with log points, checkpoints, resume and
-    selection on validation. Nothing here knows what is trained: the subclass's hooks say.
+    selection on validation (the run's files: checkpoints.Checkpointer). Nothing here knows what
+    is trained: the subclass's hooks say.
 
     Hooks:
+        on_fit_start()                    before the first step: input normalisation, batch norm
         compute_forward(step) -> dict      the step's batch through the model (outputs, targets)
         compute_objectives(outputs) -> dict  {"loss": what is back-propagated, other 0-d tensors}
         is_log_point(step) -> bool        evaluate, log and checkpoint after this step?
         describe(step) -> dict            progress columns of a log row (epoch, pairs seen, ...)
         on_stage_end(step) -> dict        validation metrics at a log point ({} when none)
-    `select_on` names the on_stage_end metric whose best value picks best.pt (None: no selection,
-    the final weights are the result).
-
-    What the encoder sees and how batch norm is read are settled here, for both trainers:
-    - The encoder's input normalisation (features.InputNormalization) is fit on the training
-      rows before the first step ("bins" mode; the other modes have nothing to fit).
-    - Batch norm's running statistics are recomputed at the current weights before every
-      evaluation and at the end (`recalibrate_batchnorm`, config.recalibrate_bn). Training updates
-      them as an exponential average over the last ~10 steps, while the weights keep moving; on a
-      small real corpus (EmoDB, 8 steps an epoch at lr 1e-3) the averages trailed the weights by up
-      to 0.6 standard deviations in the last block, and the classifier that scored 100% on its
-      training rows in train mode scored 56% on them in eval mode (41% UA on test). Recomputed
-      statistics gave 100% and 72% with the same weights. This is "precise BN" (Wu & Johnson,
-      "Rethinking 'Batch' in BatchNorm", 2021), done by torch.optim.swa_utils.update_bn.
+    `config.select_on` names the on_stage_end metric whose best value picks best.pt (None: no
+    selection, the final weights are the result).
     """
 
     kind: str = ""
-    select_on: str | None = None
     log_initial: bool = False  # evaluate the untrained model (step 0) too
 
     def __init__(self, *, model: nn.Module, optimizer, features: FeatureSet, config, run_dir,
                  device: torch.device, total_steps: int, train_rows: np.ndarray, batch_size: int):
         self.model, self.optimizer, self.features, self.device = model, optimizer, features, device
-        self.config, self.total_steps = config.to_dict(), total_steps
-        self.run_dir = Path(run_dir)
-        self.ckpt_path, self.best_path = self.run_dir / "checkpoint.pt", self.run_dir / "best.pt"
-        self.log_path = self.run_dir / "log.csv"
-        self.data = features.fingerprint()
-        self.step, self.running, self.best, self.rows = 0, {}, {}, []
+        self.config, self.total_steps, self.select_on = config, total_steps, config.select_on
+        self.train_rows, self.batch_size = train_rows, batch_size
+        self.checkpointer = Checkpointer(run_dir, kind=self.kind, config=config.to_dict(), features=features,
+                                         select_on=self.select_on, model=model, optimizer=optimizer, device=device)
+        self.step, self.running = 0, {}
+        self.recalibration: BatchNormRecalibration | None = None
         self.notes: list[str] = []
-        self.events: list[str] = []
-        model.encoder.input_norm.fit(features.features, train_rows)
-        self.recalibrate_bn, self.bn_batch = bool(config.recalibrate_bn), max(2, min(batch_size, len(train_rows)))
-        # A fixed sample of training rows, whole batches of the training batch size: the statistics
-        # are then averages of batch statistics as training computed them.
-        sample = stream_rng(config.seed, Stream.BATCHNORM_ROWS).permutation(train_rows)[:BATCHNORM_ROWS]
-        self.bn_rows = sample[:max(self.bn_batch, len(sample) // self.bn_batch * self.bn_batch)]
-
-    def recalibrate_batchnorm(self) -> None:
-        """Batch norm's running statistics := the averages of its batch statistics over `bn_rows` at
-        the current weights (train-mode forward passes, no gradients, nothing else changes)."""
-        batches = (self.batches(self.bn_rows[s:s + self.bn_batch]) for s in range(0, len(self.bn_rows), self.bn_batch))
-        with torch.no_grad(), autocast(self.device):
-            update_bn(batches, self.model.encoder)  # restores the train/eval mode it found
 
     # ---- hooks
+    def on_fit_start(self) -> None:
+        """What the encoder sees and how batch norm is read, settled here for both trainers: the
+        encoder's input normalisation (features.InputNormalization) is fit on the training rows
+        ("bins" mode; the other modes have nothing to fit; a resumed run then loads the same
+        statistics with its weights), and with config.recalibrate_bn batch norm's running statistics
+        are recomputed at the current weights before every evaluation and at the end (batchnorm.py)."""
+        self.model.encoder.input_norm.fit(self.features.features, self.train_rows)
+        if self.config.recalibrate_bn:
+            self.recalibration = BatchNormRecalibration(self.train_rows, self.batch_size, self.config.seed)
+
     def compute_forward(self, step: int) -> dict:
         raise NotImplementedError
 
@@ -268,76 +162,27 @@ class Trainer:
         self.optimizer.step()
         return metrics
 
-    # ---- state on disk
-    def _state(self, full: bool) -> dict:
-        state = {"kind": self.kind, "step": self.step, "config": self.config,
-                 "features": self.features.config.to_dict(), "data": self.data, "model": self.model.state_dict(),
-                 "best": self.best}
-        if full:  # what resuming needs on top of the weights
-            state.update(optimizer=self.optimizer.state_dict(), rng=rng_state(self.device),
-                         running={k: float(v) for k, v in self.running.items()},
-                         sampler={"seed": int(self.config["seed"]), "position": self.step})
-        return state
-
-    def _resume(self, resume: bool | str) -> None:
-        """Load checkpoint.pt when asked and it was made by this config on these features."""
-        ckpt = load_checkpoint(self.ckpt_path) if resume and self.ckpt_path.exists() else None
-        if ckpt is not None:
-            detail = config_diff(ckpt.get("config", {}), self.config)
-            if ckpt.get("kind") != self.kind:
-                detail.insert(0, f"kind: checkpoint {ckpt.get('kind')!r}, now {self.kind!r}")
-            if ckpt.get("data") != self.data:
-                detail.append("data: other features (the corpus, its files, labels, splits or the feature config "
-                              "changed)")
-            if detail and resume != "auto":
-                raise ValueError(f"resume: {self.ckpt_path} was made by another configuration or data ("
-                                 + "; ".join(detail) + "); use another run_dir, resume='auto' to start afresh, "
-                                 "or resume=False")
-            if detail:
-                self.events.append("started afresh: the checkpoint was made by another configuration or data ("
-                                  + "; ".join(detail) + ")")
-                ckpt = None
-        if ckpt is None:
-            for path in (self.ckpt_path, self.best_path, self.log_path):
-                path.unlink(missing_ok=True)
-            return
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.step, self.running, self.best = int(ckpt["step"]), dict(ckpt["running"]), dict(ckpt["best"])
-        set_rng_state(ckpt["rng"], self.device)
-        if self.log_path.exists():
-            log = pd.read_csv(self.log_path)
-            self.rows = log[log["step"] <= self.step].to_dict("records")  # rows past the checkpoint are redone
-        self.events.append(f"resumed at step {self.step} of {self.total_steps}")
-
     def _log_point(self, start_time: float) -> dict:
-        """Evaluate, append a log row, keep best.pt when the selection metric improved, checkpoint."""
-        if self.recalibrate_bn and (self.select_on is not None or self.step == self.total_steps):
-            self.recalibrate_batchnorm()
+        """Evaluate (batch norm recalibrated first), then log the row, keep best.pt and checkpoint."""
+        if self.recalibration is not None and (self.select_on is not None or self.step == self.total_steps):
+            self.recalibration(self.model.encoder, self.batches, self.device)
         n = self.running.pop("n", 0.0)
         row = {"step": self.step, **self.describe(self.step),
                **{f"train_{k}": float(v) / n if n else float("nan") for k, v in self.running.items()},
                **self.on_stage_end(self.step), "elapsed_s": round(time.perf_counter() - start_time, 3)}
         self.running = {}
-        self.rows.append(row)
-        if self.select_on is not None:
-            better = SELECT_ON[self.select_on]
-            if not self.best or better(row[self.select_on], self.best["value"]) != self.best["value"]:
-                self.best = {"step": self.step, "metric": self.select_on, "value": float(row[self.select_on])}
-                save_checkpoint(self._state(full=False), self.best_path)
-        with atomic_path(self.log_path) as tmp:
-            pd.DataFrame(self.rows).to_csv(tmp, index=False)
-        save_checkpoint(self._state(full=True), self.ckpt_path)
+        self.checkpointer.save_log_point(row, self.step, self.running)
         return row
 
     # ---- the loop
     def fit(self, *, resume: bool | str = False, stop_after: int | None = None, callback=None) -> TrainResult:
-        """Run the remaining steps; return the model (best.pt's weights when selecting) in eval mode."""
+        """Run the remaining steps; return the model (best.pt's weights when selecting) in eval mode.
+        `resume`: see Checkpointer.recover."""
         start_time = time.perf_counter()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._resume(resume)
+        self.on_fit_start()
+        self.step, self.running = self.checkpointer.recover(resume, self.total_steps)
         with deterministic(self.device.type == "cpu"):
-            if self.step == 0 and not self.rows and self.select_on is not None and self.log_initial:
+            if self.step == 0 and not self.checkpointer.rows and self.select_on is not None and self.log_initial:
                 self._log_point(start_time)  # the untrained model: where the validation curves start
             last = self.total_steps if stop_after is None else min(self.total_steps, max(self.step, stop_after))
             bar = progress(range(self.step, last), initial=self.step, total=self.total_steps, desc=self.kind,
@@ -354,56 +199,18 @@ class Trainer:
                     row = self._log_point(start_time)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("train_loss", self.select_on)})
                 elif self.step == last:
-                    save_checkpoint(self._state(full=True), self.ckpt_path)  # stopped between log points
+                    self.checkpointer.save(self.step, self.running)  # stopped between log points
             bar.close()
         completed = self.step >= self.total_steps
         if completed:
-            if self.best_path.exists():
-                self.model.load_state_dict(load_checkpoint(self.best_path)["model"])
+            self.checkpointer.restore_best()
             self.model.eval()
-        return TrainResult(self.run_dir, self.model, pd.DataFrame(self.rows), self.step, completed, self.best,
-                           str(self.device), time.perf_counter() - start_time, self.notes, self.events)
-
-    def write_record(self, result: TrainResult, extra: dict) -> None:
-        """run_dir/train.json: config, features, device, steps, selection, notes and the environment."""
-        write_json(self.run_dir / "train.json", {
-            "kind": self.kind, "config": self.config, "features": self.features.config.to_dict(),
-            "n_utterances": len(self.features), "device": result.device, "steps": result.steps,
-            "completed": result.completed, "best": result.best, "wall_s_this_call": round(result.wall_s, 2),
-            "notes": result.notes, "events": result.events, **extra, "environment": environment_record()})
+        return TrainResult(self.checkpointer.run_dir, self.model, pd.DataFrame(self.checkpointer.rows), self.step,
+                           completed, self.checkpointer.best, str(self.device), time.perf_counter() - start_time,
+                           self.notes, self.checkpointer.events)
 
 
 # ---------------------------------------------------------------- the PDT
-
-def best_threshold_accuracy(score: np.ndarray, same: np.ndarray) -> float:
-    """Accuracy of `same iff score > t` at the best threshold t (decide "same" for the top k, best k)."""
-    hits = same[np.argsort(-score, kind="stable")].astype(np.int64)
-    tp = np.concatenate([[0], np.cumsum(hits)])  # same pairs among the top k, k = 0..n
-    k = np.arange(len(hits) + 1)
-    return float((tp + (len(hits) - hits.sum()) - (k - tp)).max() / len(hits))
-
-
-def evaluate_pairs(discriminator: nn.Module, vectors: torch.Tensor, rows: np.ndarray, pairs: PairSet,
-                   config: PDTConfig) -> dict:
-    """Loss and accuracy on a fixed pair set, from the eval-mode vectors (n, 256) of the sorted `rows`.
-
-    val_acc:      the discriminator's decision (softmax argmax).
-    val_cos_acc:  "same iff cos > t", t the best threshold on these pairs: the decision the
-                  cosine loss trains (λ = 1 trains no discriminator).
-    val_pair_acc: the better of the two.
-    """
-    za = vectors[torch.as_tensor(np.searchsorted(rows, pairs.a), device=vectors.device)]  # (P, 256)
-    zb = vectors[torch.as_tensor(np.searchsorted(rows, pairs.b), device=vectors.device)]
-    same = torch.as_tensor(pairs.same, device=vectors.device)
-    with torch.no_grad():
-        logits = torch.cat([discriminator(a, b).float() for a, b in zip(za.split(65536), zb.split(65536))])
-        loss = pdt_loss(za, zb, logits, same, lam=config.lam, margin=config.margin)
-        acc = (logits.argmax(1) == same.long()).float().mean().item()
-        cos = F.cosine_similarity(za, zb, dim=1).cpu().numpy()
-    cos_acc = best_threshold_accuracy(cos, pairs.same)
-    return {"val_loss": loss.total.item(), "val_cos_loss": loss.cosine.item(), "val_cro_loss":
-            loss.cross_entropy.item(), "val_acc": acc, "val_cos_acc": cos_acc, "val_pair_acc": max(acc, cos_acc)}
-
 
 class PDTTrainer(Trainer):
     """Encoder + discriminator on pairs of the train split, eq. 1 loss; selection on validation.
@@ -436,7 +243,7 @@ class PDTTrainer(Trainer):
                          features=features, config=config, run_dir=run_dir, device=device,
                          total_steps=config.epochs * config.steps_per_epoch, train_rows=pools["train"],
                          batch_size=config.batch_size)
-        self.pdt, self.select_on = config, config.select_on
+        self.pdt = config
         self.pools, self.eval_rows = pools, np.union1d(pools["train"], pools["val"])  # sorted
         self.batches = FeatureBatches(features.features, device, keep_on_device)
         self.labels = torch.tensor(labels, device=device)  # (N,) labels of every row, on the device once
@@ -506,9 +313,9 @@ def train_pdt(features: FeatureSet, config: PDTConfig, run_dir, *, resume: bool 
     """
     trainer = PDTTrainer(features, config, run_dir, pick_device(device), keep_on_device)
     result = trainer.fit(resume=resume, stop_after=stop_after, callback=callback)
-    trainer.write_record(result, {"eval_pairs": len(trainer.eval_set),
-                                  "pairs_seen": result.steps * config.pairs_per_step,
-                                  "features_on_device": trainer.batches.on_device})
+    trainer.checkpointer.write_record(result, {"eval_pairs": len(trainer.eval_set),
+                                               "pairs_seen": result.steps * config.pairs_per_step,
+                                               "features_on_device": trainer.batches.on_device})
     return result
 
 
@@ -540,7 +347,7 @@ class ClassifierTrainer(Trainer):
                          features=features, config=config, run_dir=run_dir, device=device,
                          total_steps=config.epochs * self.steps_per_epoch, train_rows=self.pool,
                          batch_size=self.batch)
-        self.seed, self.select_on = config.seed, config.select_on
+        self.seed = config.seed
         self.val_rows = features.indices("val") if config.select_on else None
         if self.val_rows is not None and len(self.val_rows) == 0:
             raise ValueError("ClassifierConfig.select_on: the FeatureSet's 'val' split is empty")
@@ -585,6 +392,6 @@ def train_classifier(features: FeatureSet, config: ClassifierConfig, run_dir, *,
     """
     trainer = ClassifierTrainer(features, config, run_dir, pick_device(device), keep_on_device)
     result = trainer.fit(resume=resume, stop_after=stop_after, callback=callback)
-    trainer.write_record(result, {"train_utterances": len(trainer.pool),
-                                  "features_on_device": trainer.batches.on_device})
+    trainer.checkpointer.write_record(result, {"train_utterances": len(trainer.pool),
+                                               "features_on_device": trainer.batches.on_device})
     return result

@@ -285,3 +285,29 @@ def test_a_format_1_bundle_still_loads_with_a_note(tiny, bundle, tmp_path):
     assert len(old.notes) == 1 and "format-1 model bundle" in old.notes[0] and bundle.notes == ()
     waves = waves_of(tiny, [0, 5])
     np.testing.assert_array_equal(old.embed_waves(waves), bundle.embed_waves(waves))
+
+
+# ---------------------------------------------------------------- on files: pdtlib.predict, pdtlib.vectors
+
+def test_embed_files_and_write_vectors_keep_the_reports_npz_layout(tiny, capsys, tmp_path):
+    import pandas as pd
+
+    from pdtlib.predict import embed_files
+    from pdtlib.vectors import write_vectors
+
+    rows = tiny.table.iloc[::20]  # a filtered table: rows pair with vectors by position, not index
+    rows[["path", "label", "speaker", "split"]].to_csv(tmp_path / "mine.csv", index=False)
+    result = embed_files(tiny.model, [tmp_path / "mine.csv"], batch_size=2)
+    assert capsys.readouterr() == ("", "") and result.failures == []
+    assert list(result.table().columns) == ["utterance_id", "path", "label", "speaker", "split", "warning"]
+    np.testing.assert_allclose(result.vectors, tiny.vectors[rows.index], rtol=1e-4, atol=1e-5)
+    with open(tmp_path / "direct.npz", "wb") as f:  # artefacts.save_vectors' np.savez (work/vectors.npz)
+        np.savez(f, vectors=result.vectors.astype(np.float32), utterance_id=rows["utterance_id"].to_numpy(str),
+                 label=rows["label"].to_numpy(str), split=rows["split"].to_numpy(str),
+                 speaker=rows["speaker"].astype(str).to_numpy(str))
+    written = write_vectors(tmp_path / "v.npz", rows[["utterance_id", "label", "split", "speaker"]], result.vectors)
+    assert written.read_bytes() == (tmp_path / "direct.npz").read_bytes()
+    back = pd.read_parquet(write_vectors(tmp_path / "v.PARQUET", result.table(), result.vectors))
+    np.testing.assert_array_equal(back[[f"v{k:03d}" for k in range(256)]].to_numpy(), result.vectors)
+    with pytest.raises(ValueError, match="extension"):
+        write_vectors(tmp_path / "v.txt", rows, result.vectors)

@@ -117,7 +117,7 @@ def test_study_files_expand_into_ordinary_runs_and_bad_ones_say_what_is_wrong(tm
     assert list(cells) == ["loso5-seed0", "loso5-seed1"]
     assert cells["loso5-seed1"]["run"] == "st/loso5-seed1" and cells["loso5-seed1"]["seed"] == 1
     assert cells["loso5-seed1"]["split"] == "loso:5" and cells["loso5-seed1"]["baseline_durations"] == [4.0]
-    assert cells["loso5-seed1"]["corpus_seed"] == 0  # the corpus stays, the training seed moves
+    assert cells["loso5-seed1"]["synthetic_seed"] == 0  # the corpus stays, the training seed moves
     with pytest.raises(ValueError, match="seeds must be a list of integers"):
         studies.load_study(write_study(tmp_path, seeds="0"))
     with pytest.raises(ValueError, match="unknown parameter"):

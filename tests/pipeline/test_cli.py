@@ -278,7 +278,7 @@ def test_embed_checks_its_destination_before_reading_any_audio(tiny, user_audio,
     existing.write_bytes(b"not to be lost")
     (tmp_path / "folder.npz").mkdir()
     (tmp_path / "full.npz").symlink_to("/dev/full")
-    monkeypatch.setattr(cli, "embed_items", lambda *a, **k: pytest.fail("audio read before --out was checked"))
+    monkeypatch.setattr(cli, "embed_files", lambda *a, **k: pytest.fail("audio read before --out was checked"))
     for out, reason in ((tmp_path / "folder.npz", "is a folder; give a file name in it"),
                         (tmp_path / "full.npz", "is not a regular file"),
                         (existing, "exists; pass --force to overwrite it"),
@@ -359,3 +359,30 @@ def test_only_the_part_used_is_read(tiny, bundle, capsys, tmp_path, monkeypatch)
     with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
         np.testing.assert_allclose(a["vectors"], bundle.embed_waves([whole]), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b["vectors"], bundle.embed_waves([whole], segments=True), rtol=1e-4, atol=1e-5)
+
+
+
+
+# ---------------------------------------------------------------- the library under the command: pdtlib.predict
+
+def test_predict_files_returns_everything_and_prints_nothing(tiny, bundle, user_audio, capsys, tmp_path):
+    from pdtlib.predict import predict_files
+
+    folder, ids = user_audio
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio")
+    sf.write(tmp_path / "silence.wav", np.zeros(5 * SR, np.float32), SR)
+    files = [folder / "stereo", *(tmp_path / f"{name}.wav" for name in ("corrupt", "silence", "missing"))]
+    result = predict_files(tiny.run, files)
+    assert capsys.readouterr() == ("", "")  # notes, warnings and failures are returned, not told
+    assert [i.utterance_id for i in result.items] == [*ids, "silence"] and result.vectors.shape == (4, 256)
+    corrupt, missing = result.failures
+    assert (corrupt.file, missing.file) == (str(tmp_path / "corrupt.wav"), str(tmp_path / "missing.wav"))
+    assert corrupt.reason.startswith("unreadable or corrupt audio") and missing.reason.startswith("no such file")
+    assert {"3 files resampled from 44100 Hz to 16000 Hz", "3 stereo files averaged to mono"} <= set(result.notes)
+    assert result.warnings == {str(tmp_path / "silence.wav"): ("silent (every sample is 0)",)}
+    predicted, scores = bundle.predict_vectors(result.vectors)
+    assert result.predicted == predicted and np.array_equal(result.scores, scores)
+    assert list(result.table().columns) == ["utterance_id", "path", "predicted", *EMOTIONS, "warning"]
+    assert result.accuracy() is None  # no labels without a manifest
+    again = predict_files(bundle, str(folder / "stereo"))  # a loaded Bundle, one path as a string
+    np.testing.assert_array_equal(again.vectors, result.vectors[:3])

@@ -69,7 +69,18 @@ def test_notebook_defaults_are_the_default_params(book):
 def test_every_parameter_file_key_is_declared_by_a_notebook(params):
     declared = set().union(*(declared_parameters(b) for b in BOOKS))
     values = yaml.safe_load(params.read_text())
+    values.pop("base", None)  # what the file is laid over, not a parameter
     assert set(values) <= declared, f"{params.name}: {sorted(set(values) - declared)} not in any notebook"
+
+
+@pytest.mark.parametrize("params", [p for p in PARAM_FILES if p.name != "default.yaml"], ids=lambda p: p.name)
+def test_parameter_files_state_only_what_differs_from_their_base(params):
+    """nanoGPT's way: a file names its base and restates nothing of it."""
+    values = yaml.safe_load(params.read_text())
+    assert values.pop("base") == "params/default.yaml"
+    default = yaml.safe_load((paths.PARAMS / "default.yaml").read_text())
+    same = sorted(k for k, v in values.items() if default[k] == v)
+    assert not same, f"{params.name}: {same} equal params/default.yaml's; leave them out"
 
 
 @pytest.mark.parametrize("book", ALL_BOOKS, ids=lambda b: b.stem)

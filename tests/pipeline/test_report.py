@@ -83,27 +83,24 @@ from pdtlib import paths, runs  # noqa: E402
 
 
 def test_smoke_shrinks_sizes_only_and_never_what_the_user_set(monkeypatch):
-    monkeypatch.setenv("PDT_SMOKE", "1")  # a stray switch in the environment: not the report's
     params = load_params("params/iemocap.yaml", ["smoke=true", "iemocap_root=/nonexistent", "seed=7",
                                                  "pdt_epochs=3"])
-    paper, smoke = parameters.read_file("params/iemocap.yaml"), parameters.read_file(parameters.SMOKE)
+    paper, smoke = parameters.layered("params/iemocap.yaml"), parameters.smoke_sizes()
     assert params["corpus"] == "iemocap" and params["iemocap_root"] == "/nonexistent" and params["seed"] == 7
     assert params["pdt_epochs"] == 3  # set by the user: kept
-    assert {k: params[k] for k in parameters.SIZE_KEYS if k != "pdt_epochs"} == {
-        k: smoke[k] for k in parameters.SIZE_KEYS if k != "pdt_epochs"}
-    unchanged = set(paper) - set(parameters.SIZE_KEYS) - {"smoke", "run", "iemocap_root", "seed"}
+    assert {k: params[k] for k in smoke if k != "pdt_epochs"} == {k: smoke[k] for k in smoke if k != "pdt_epochs"}
+    unchanged = set(paper) - set(smoke) - {"smoke", "run", "iemocap_root", "seed"}
     assert {k: params[k] for k in unchanged} == {k: paper[k] for k in unchanged}  # split, pdt_mode, lr, ...
     assert params["run"] == "iemocap-paper-smoke"  # never the full run's folder
     assert load_params("params/iemocap.yaml", ["smoke=true", "run=mine"])["run"] == "mine"
-    # PDT_SMOKE=1 does nothing to a report: its smoke parameter alone decides
+    # without smoke the file's values stand
     assert load_params("params/default.yaml", ["seed=2"]) == {**parameters.defaults(), "seed": 2}
 
 
 def test_notebooks_take_the_drivers_values_as_they_are(monkeypatch):
-    monkeypatch.setenv("PDT_SMOKE", "1")
-    values = {**parameters.defaults(), "corpus": "manifest", "manifest": "/m.csv", "seed": 5}
+    values = {**parameters.defaults(), "corpus": "manifest", "manifest": "/m.csv", "seed": 5, "smoke": True}
     alone = parameters.resolve(values)  # JupyterLab, nbval: the notebook applies the switch itself
-    assert alone.pdt_epochs == parameters.read_file(parameters.SMOKE)["pdt_epochs"] and alone.smoke is True
+    assert alone.pdt_epochs == parameters.smoke_sizes()["pdt_epochs"] and alone.smoke is True
     assert (alone.corpus, alone.manifest, alone.seed, alone.run) == ("manifest", "/m.csv", 5, "default-smoke")
     monkeypatch.setenv(parameters.RESOLVED_ENV, "1")  # under the report driver
     assert vars(parameters.resolve(values)) == values
@@ -181,14 +178,14 @@ def test_a_notebook_run_by_hand_with_other_values_makes_them_the_runs(monkeypatc
 def test_bad_values_fail_before_the_first_notebook(monkeypatch):
     calls = []
     fake_papermill(monkeypatch, calls=calls)
-    argv = ["--params", "params/smoke.yaml", "--set", "pdt_lambda=2", "--set", "svm_refit_on=val",
-            "--set", "tsne_perplexity=0", "--set", "input_norm=bin", "--set", "baseline_lr=[]",
+    argv = ["--params", "params/smoke.yaml", "--set", "pdt_lam=2", "--set", "svm_refit_on=val",
+            "--set", "tsne_perplexity=0", "--set", "encoder_input_norm=bin", "--set", "baseline_lr=[]",
             "--set", "pad=mirror", "--set", "baseline_epochs=2.5", "--set", "split=loso:9"]
     with pytest.raises(SystemExit) as exc:
         main(argv)
     message = str(exc.value)
-    for text in ("pdt_lambda, pdt_margin, pdt_batch, pdt_pairs_per_epoch, pdt_epochs, pdt_evals_per_epoch, "
-                 "pdt_select_on: lam (λ of eq. 1) = 2", "svm_refit_on: 'val': choose one of", "tsne_perplexity: 0 must be > 0",
+    for text in ("pdt_mode, pdt_lam, pdt_margin, pdt_lr, pdt_batch_size, pdt_pairs_per_epoch, pdt_epochs, "
+                 "pdt_evals_per_epoch, pdt_select_on, recalibrate_bn, seed: lam (λ of eq. 1) = 2", "svm_refit_on: 'val': choose one of", "tsne_perplexity: 0 must be > 0",
                  "input_norm must be one of", "baseline_lr is empty", "pad must be 'repeat' or 'zero'",
                  "baseline_epochs: 2.5 must be a whole number", "split 'loso:9'"):
         assert text.lower() in message.lower(), (text, message)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pdtlib import params as parameters
-from pdtlib import pipeline
+from pdtlib import evaluate, pipeline
 from pdtlib.runs import run_dir, write_metrics
 
 
@@ -54,7 +54,7 @@ def test_table3_has_seven_rows_with_choices_scores_and_notes(tmp_path):
         counts = confusion(classes)
         m = {"ua": ua, "wa": ua + 0.01, "f1": ua - 0.02, "classes_predicted": classes, "confusion": counts,
              "selection": f"chosen for {name}", "protocol": "speakers: train a / val b / test c"}
-        m["notes"] = pipeline.quality_notes(m)
+        m["notes"] = evaluate.quality_notes(m)
         write_metrics(run, name, m)
     write_metrics(run, "traditional_5s", {"ua": 0.5, "wa": 0.5, "notes": []})  # stale: 5 s is not in this run
     p = parameters.resolve({**parameters.defaults(), "run": "tables", "baseline_durations": [4.0, 7.0]})
@@ -75,5 +75,5 @@ def test_table3_has_seven_rows_with_choices_scores_and_notes(tmp_path):
 def test_a_single_value_for_a_list_parameter_becomes_a_grid():
     assert parameters.load("params/default.yaml", ["pdt_lr=1e-4", "baseline_lr=0.01"])["pdt_lr"] == [1e-4]
     assert parameters.resolve({**parameters.defaults(), "baseline_lr": 0.01}).baseline_lr == [0.01]
-    with pytest.raises(ValueError, match="--set: input_norm = 3 is a number; it must be a str"):
-        parameters.load("params/default.yaml", ["input_norm=3"])
+    with pytest.raises(ValueError, match="--set: encoder_input_norm = 3 is a number; it must be a str"):
+        parameters.load("params/default.yaml", ["encoder_input_norm=3"])
