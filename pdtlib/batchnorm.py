@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 from torch.optim.swa_utils import update_bn
 
-from .inference import FeatureBatches, autocast
+from .inference import FeatureBatches
+from .precision import autocast
 from .seeds import Stream, stream_rng
 
 BATCHNORM_ROWS = 256  # training rows batch norm's statistics are recomputed on (all, when fewer): 8 batches of 32
@@ -36,5 +37,6 @@ class BatchNormRecalibration:
         """The encoder's batch norm statistics := the averages of its batch statistics over `rows`
         (train-mode forward passes, no gradients, nothing else changes)."""
         inputs = (batches(self.rows[s:s + self.batch]) for s in range(0, len(self.rows), self.batch))
-        with torch.no_grad(), autocast(device):
+        # The passes in the training precision; batch norm keeps its statistics in fp32 under autocast.
+        with torch.no_grad(), autocast(device, batches.precision):
             update_bn(inputs, encoder)  # restores the train/eval mode it found

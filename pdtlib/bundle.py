@@ -79,6 +79,7 @@ class Bundle:
     info: dict  # bundle.json
     path: Path | None = None
     notes: tuple[str, ...] = ()  # what a user of this bundle should know (an older format)
+    precision: str = "auto"  # the encoder's pass (pdtlib.precision): the one it was trained in, unless overridden
 
     @property
     def embedding_dim(self) -> int:
@@ -105,7 +106,8 @@ class Bundle:
         for s in range(0, len(windows), batch_size):
             chunk = windows[s:s + batch_size]
             # (B, 257, T): exactly what the feature cache stored for training (features.encoder_input)
-            vectors[s:s + len(chunk)] = embed(self.encoder, encoder_input(chunk, cfg), batch_size=batch_size)
+            vectors[s:s + len(chunk)] = embed(self.encoder, encoder_input(chunk, cfg), batch_size=batch_size,
+                                              precision=self.precision)
         owner = np.asarray(owner, dtype=np.int64)
         out = np.zeros((len(waves), self.embedding_dim), dtype=np.float64)
         np.add.at(out, owner, vectors)
@@ -178,7 +180,7 @@ def corpus_description(table, **info) -> dict:
 
 
 def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_config: FeatureConfig, corpus: dict,
-                metrics: dict, extra: dict | None = None) -> Path:
+                metrics: dict, extra: dict | None = None, precision: str = "auto") -> Path:
     """Write the bundle folder `directory` (normally reports/<run>/model) and return its path.
 
     encoder:        the trained AudioEncoder (its config travels in bundle.json).
@@ -187,6 +189,7 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
     feature_config: the FeatureConfig of the features the encoder and SVM saw (duration, pad).
     corpus:         what it was trained on (see corpus_description); metrics: its scores (ua, wa, ...);
                     extra: anything else worth keeping. All three must be JSON-able (numpy is converted).
+    precision:      the precision the encoder was trained in (its checkpoint's config): `pdt` embeds in it.
     An existing bundle at `directory` is replaced; any other non-empty folder there is refused.
     """
     directory = Path(directory)
@@ -206,7 +209,7 @@ def save_bundle(directory, *, encoder: AudioEncoder, svm_pipeline, feature_confi
             "format": FORMAT, "format_version": FORMAT_VERSION, "pdtlib_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "labels": list(EMOTIONS),
-            "features": feature_config.to_dict(),
+            "features": feature_config.to_dict(), "precision": precision,
             "encoder": {"config": encoder.config.to_dict(),
                         "parameters": int(sum(p.numel() for p in encoder.parameters())),
                         "flops": int(flops(encoder.config, feature_config.n_frames))},
@@ -322,7 +325,8 @@ def load_bundle(path) -> Bundle:
     svm = load_svm(folder / SVM)
     if not set(int(c) for c in svm.classes_) <= set(range(len(labels))):
         raise BundleError(f"{folder / SVM}: SVM classes {list(svm.classes_)} do not index the labels {labels}")
-    return Bundle(encoder.eval(), svm, feature_config, encoder_config, labels, info, folder, tuple(notes))
+    return Bundle(encoder.eval(), svm, feature_config, encoder_config, labels, info, folder, tuple(notes),
+                  precision=str(info.get("precision", "auto")))
 
 
 def _cross_check(folder: Path, weights, **described) -> None:

@@ -87,7 +87,8 @@ def cmd_embed(args) -> int:
     if problem:
         _print_err(f"pdt embed: error: --out {problem}")
         return 2
-    result = embed_files(_model_path(args), args.inputs, segments=args.segments, batch_size=args.batch_size)
+    result = embed_files(_model_path(args), args.inputs, segments=args.segments, batch_size=args.batch_size,
+                         precision=args.precision)
     _tell("embed", result.log)
     skipped = len(result.failures)
     if not result.items:
@@ -104,7 +105,8 @@ def cmd_embed(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    result = predict_files(_model_path(args), args.inputs, segments=args.segments, batch_size=args.batch_size)
+    result = predict_files(_model_path(args), args.inputs, segments=args.segments, batch_size=args.batch_size,
+                           precision=args.precision)
     _tell("predict", result.log)
     table, labels = result.table(), result.bundle.labels
     if args.format == "json":
@@ -236,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "duration seconds only, as in training")
         p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                        help="files read and windows encoded at a time (default 32)")
+        p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                       help="the encoder's arithmetic: auto (bf16 on CUDA and on CPUs with native bf16, else "
+                            "fp32), fp32 or bf16; default: the precision the model was trained in")
         return p
 
     embed = audio_command("embed", "write each file's 256-D PDT vector to a file", (

@@ -11,6 +11,7 @@ from . import EMOTIONS
 from .losses import check_lam, check_margin
 from .models import DiscriminatorConfig, EncoderConfig
 from .pairs import POSITIVE_FRACTION, pairs_per_batch
+from .precision import PRECISIONS
 
 MODES = ("sampled", "in-batch")
 # The metrics a run may select its best.pt on, each with the builtin that picks the better of two values
@@ -51,6 +52,7 @@ class PDTConfig:
     # or "val_pair_acc" and the other pair metrics of evaluate_pairs.
     select_on: str = "val_ua"
     recalibrate_bn: bool = True  # batch norm's statistics recomputed at each evaluation (Trainer)
+    precision: str = "auto"  # pdtlib.precision: bf16 autocast where native (CUDA, AMX/AVX512-BF16), else fp32
     seed: int = 0
 
     def __post_init__(self):
@@ -59,6 +61,7 @@ class PDTConfig:
         if isinstance(self.discriminator, dict):
             self.discriminator = from_dict(DiscriminatorConfig, self.discriminator)
         _require(self.mode in MODES, "PDTConfig.mode", self.mode, f"one of {MODES}")
+        _require(self.precision in PRECISIONS, "PDTConfig.precision", self.precision, f"one of {PRECISIONS}")
         check_lam(self.lam), check_margin(self.margin)
         _require(self.lr > 0, "PDTConfig.lr", self.lr, "> 0 (Table 2 searches [1e-6, 1e-3])")
         _require(self.batch_size >= 2, "PDTConfig.batch_size", self.batch_size, ">= 2")
@@ -93,6 +96,7 @@ class ClassifierConfig:
     train_splits: tuple[str, ...] = ("train", "val")  # §4.1: training and validation sets concatenated
     select_on: str | None = None  # "val_ua": evaluate on the val split each epoch, keep the best (train_splits: train)
     recalibrate_bn: bool = True  # batch norm's statistics recomputed at the end (Trainer)
+    precision: str = "auto"  # as PDTConfig.precision
     seed: int = 0
 
     def __post_init__(self):
@@ -100,6 +104,7 @@ class ClassifierConfig:
             self.encoder = from_dict(EncoderConfig, self.encoder)
         self.train_splits = tuple(self.train_splits)
         _require(self.lr > 0, "ClassifierConfig.lr", self.lr, "> 0")
+        _require(self.precision in PRECISIONS, "ClassifierConfig.precision", self.precision, f"one of {PRECISIONS}")
         _require(self.batch_size >= 2, "ClassifierConfig.batch_size", self.batch_size, ">= 2")
         _require(self.epochs >= 1, "ClassifierConfig.epochs", self.epochs, ">= 1")
         _require(self.n_classes >= 2, "ClassifierConfig.n_classes", self.n_classes, ">= 2")

@@ -6,19 +6,19 @@ running statistics), without gradients, batch by batch through `FeatureBatches`,
 rows of a (memmapped) feature array onto the device. Training (train.py) and the model bundle
 (bundle.py, the `pdt` command) both use this module; neither imports the other.
 
-Device: CUDA when present (bf16 autocast; the whole feature set held on the GPU as float16
-when it fits in half the free memory, batches gathered there), else the CPU.
+Device: CUDA when present (the whole feature set held on the GPU as float16 when it fits in
+half the free memory, batches gathered there), else the CPU. Precision (pdtlib.precision): `auto`
+is bf16 autocast on CUDA and on CPUs with native bf16, fp32 elsewhere; `fp32` and `bf16` force it.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from .features import FeatureSet
+from .precision import autocast, resolve
 
 
 def pick_device(device=None) -> torch.device:
@@ -26,21 +26,18 @@ def pick_device(device=None) -> torch.device:
     return torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (the tensor cores' fast path), nothing on a CPU."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-
-
 class FeatureBatches:
-    """Rows of a (N, 257, T) feature array -> float32 (B, 257, T) tensors on `device`.
+    """Rows of a (N, 257, T) feature array -> float32 (B, 257, T) tensors on `device`, and the
+    precision (`precision`, resolved) every network pass over them runs in.
 
     On CUDA the array goes to the GPU once, as float16, when it fits in half the free memory
     (or when on_device=True); batches are then gathered there. Otherwise batches are read from
     the (memmapped) array per step.
     """
 
-    def __init__(self, features, device: torch.device, on_device: bool | None = None):
+    def __init__(self, features, device: torch.device, on_device: bool | None = None, precision: str = "auto"):
         self.device, self.data, self.on_device = device, features, False
+        self.precision = resolve(precision, device)
         if isinstance(features, torch.Tensor):
             self.on_device = features.device == device
             self.data = features if self.on_device else features.cpu().numpy()
@@ -74,33 +71,36 @@ def forward_rows(module: nn.Module, batches: FeatureBatches, rows: np.ndarray, b
     try:
         out = []
         for s in range(0, len(rows), batch_size):
-            with autocast(batches.device):
+            with autocast(batches.device, batches.precision):
                 out.append(module(batches(rows[s:s + batch_size])).float())
         return torch.cat(out) if out else torch.empty(0)
     finally:
         module.train(was_training)
 
 
-def _rows_and_batches(features, indices, device, module):
+def _rows_and_batches(features, indices, device, module, precision):
     device = pick_device(device) if device is not None else next(module.parameters()).device
     array = features.features if isinstance(features, FeatureSet) else features
     rows = np.arange(len(array)) if indices is None else np.asarray(indices, dtype=np.int64)
-    return rows, FeatureBatches(array, device, on_device=False)
+    return rows, FeatureBatches(array, device, on_device=False, precision=precision)
 
 
-def embed(encoder: nn.Module, features, indices=None, batch_size: int = 64, device=None) -> np.ndarray:
+def embed(encoder: nn.Module, features, indices=None, batch_size: int = 64, device=None,
+          precision: str = "auto") -> np.ndarray:
     """256-D vectors of `features` (a FeatureSet or a (N, 257, T) array/tensor) -> (n, 256) float32.
 
     indices: rows to embed (default all). Eval mode (batch norm's running statistics), no
-    gradients; the encoder runs where its parameters are unless `device` is given.
+    gradients; the encoder runs where its parameters are unless `device` is given, in
+    `precision` (the one it was trained in: its checkpoint's config says).
     """
-    rows, batches = _rows_and_batches(features, indices, device, encoder)
+    rows, batches = _rows_and_batches(features, indices, device, encoder, precision)
     encoder.to(batches.device)
     return forward_rows(encoder, batches, rows, batch_size).cpu().numpy()
 
 
-def predict(classifier: nn.Module, features, indices=None, batch_size: int = 64, device=None) -> np.ndarray:
+def predict(classifier: nn.Module, features, indices=None, batch_size: int = 64, device=None,
+            precision: str = "auto") -> np.ndarray:
     """Class predictions (n,) int64 (indices into EMOTIONS) of an EmotionClassifier, as `embed`."""
-    rows, batches = _rows_and_batches(features, indices, device, classifier)
+    rows, batches = _rows_and_batches(features, indices, device, classifier, precision)
     classifier.to(batches.device)
     return forward_rows(classifier, batches, rows, batch_size).argmax(1).cpu().numpy()

@@ -22,6 +22,7 @@ the failures are kept in one `log`, in the order met (what `pdt` prints on stder
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 from collections import Counter
@@ -36,6 +37,7 @@ import soundfile as sf
 from . import paths
 from .audio import AudioError, file_problem, load_audio
 from .corpora import CorpusError, load_manifest
+from .precision import check as check_precision
 from .progress import progress
 
 # pdtlib.bundle (torch: seconds to import) is imported where it is used, so that importing this
@@ -149,24 +151,30 @@ class Predictions(Embeddings):
                                     pd.Series(self.predicted).map(index))
 
 
-def embed_files(bundle_or_path, inputs, *, segments: bool = False, batch_size: int = 32) -> Embeddings:
+def embed_files(bundle_or_path, inputs, *, segments: bool = False, batch_size: int = 32,
+                precision: str | None = None) -> Embeddings:
     """The 256-D vector of every audio file in `inputs` (files, folders, manifest CSVs; one path or
     a list) by the bundle (a Bundle, or a run folder, run name or bundle folder: bundle.find_bundle).
     `segments`: average the vectors of consecutive windows over each whole file instead of using
     its first window. `batch_size` files are read and windows encoded at a time. Files that cannot
-    be read are left out and listed in `failures`; raises bundle.BundleError for an unusable model."""
-    return _embeddings(bundle_or_path, inputs, segments, batch_size, desc="pdt embed")
+    be read are left out and listed in `failures`; raises bundle.BundleError for an unusable model.
+    `precision` (auto, fp32, bf16; pdtlib.precision): default the one the model was trained in."""
+    return _embeddings(bundle_or_path, inputs, segments, batch_size, precision, desc="pdt embed")
 
 
-def predict_files(bundle_or_path, inputs, *, segments: bool = False, batch_size: int = 32) -> Predictions:
+def predict_files(bundle_or_path, inputs, *, segments: bool = False, batch_size: int = 32,
+                  precision: str | None = None) -> Predictions:
     """embed_files, then the SVM's emotion and per-emotion decision scores of each file."""
-    embedded = _embeddings(bundle_or_path, inputs, segments, batch_size, desc="pdt predict")
+    embedded = _embeddings(bundle_or_path, inputs, segments, batch_size, precision, desc="pdt predict")
     predicted, scores = embedded.bundle.predict_vectors(embedded.vectors)
     return Predictions(**vars(embedded), predicted=predicted, scores=scores)
 
 
-def _embeddings(bundle_or_path, inputs, segments: bool, batch_size: int, desc: str) -> Embeddings:
+def _embeddings(bundle_or_path, inputs, segments: bool, batch_size: int, precision: str | None,
+                desc: str) -> Embeddings:
     bundle = _loaded(bundle_or_path)
+    if precision is not None:
+        bundle = dataclasses.replace(bundle, precision=check_precision(precision))
     log: list[Note | Failure] = [Note(note) for note in bundle.notes]
     items = collect_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs, log)
     done, vectors = embed_items(bundle, items, segments=segments, batch_size=batch_size, log=log, desc=desc)

@@ -234,10 +234,16 @@ def git_commit() -> dict:
 
 
 def device_description() -> dict:
+    """The CPU (model, cores, the ISA flags that decide training speed, whether bf16 is native and
+    what `precision: auto` becomes on it), torch's threads and the GPU."""
     import torch  # here, not at the top: reading metrics and run records needs no torch
 
-    info = {"cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.is_available()}
+    from .precision import cpu_description, native_bf16_cpu, resolve
+
+    cpu = cpu_description()
+    info = {"cpu": cpu["model"], "cpu_cores": cpu["cores"], "isa": cpu["flags"], "bf16_native": native_bf16_cpu(),
+            "precision_auto": resolve("auto", "cuda" if torch.cuda.is_available() else "cpu"),
+            "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
     if info["cuda"]:
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -2,11 +2,9 @@
 classifier (§4.1), with resumable, atomic checkpoints.
 
 `train_pdt` trains encoder + discriminator on pairs of the train split (pairs.py: the paper's
-`sampled` pairs or this project's `in-batch` pairs), with Adam at the paper's lr 1e-5 and batch
-32 by default. At each log point it evaluates on the validation split (a fixed set of pairs, the
-same in both modes, and a linear probe on the vectors: evaluate.evaluate_pairs, linear_probe),
-logs to `run_dir/log.csv`, and keeps the weights that score best (`best.pt`, by `select_on`);
-the test split is never read.
+`sampled` pairs or this project's `in-batch` pairs). At each log point it evaluates on the
+validation split (fixed pairs and a linear probe: evaluate.evaluate_pairs, linear_probe), logs,
+and keeps the weights that score best (`best.pt`, by `select_on`); the test split is never read.
 
 `train_classifier` is the traditional baseline: cross entropy over the 4 classes, Adam at a fixed
 lr, a fixed number of epochs, on `train_splits`; one call per duration (4, 5, 6, 7 s), the
@@ -22,10 +20,9 @@ files, in a checkpoints.Checkpointer: `run_dir/checkpoint.pt` is written atomica
 point, and `resume=True` continues from it: on a CPU a resumed run ends at exactly the weights of
 an uninterrupted one, because every batch is a pure function of (seed, step) (seeds.py, pairs.py).
 
-Device: CUDA when present (bf16 autocast, channels_last convolutions, the whole feature set
-held on the GPU as float16 when it fits in half the free memory, batches gathered there), else
-CPU (channels_last too, batches read from the float16 memmap and converted to float32,
-deterministic algorithms on). Exact resume is promised on a CPU only.
+Device: CUDA when present, else CPU (batches from the float16 memmap, deterministic algorithms:
+exact resume is promised on a CPU only); `config.precision` (pdtlib.precision) is bf16 autocast
+where it is native, with weights, optimiser, statistics and losses kept fp32.
 """
 
 from __future__ import annotations
@@ -46,10 +43,11 @@ from .checkpoints import Checkpointer, deterministic
 from .configs import MODES, SELECT_ON, ClassifierConfig, PDTConfig, _require  # noqa: F401
 from .evaluate import best_threshold_accuracy, evaluate_pairs, evaluate_predictions, linear_probe  # noqa: F401
 from .features import FeatureSet
-from .inference import FeatureBatches, autocast, forward_rows, pick_device
+from .inference import FeatureBatches, forward_rows, pick_device
 from .losses import pdt_loss
 from .models import EmotionClassifier, PDTModel
 from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
+from .precision import autocast, resolve
 from .progress import progress
 from .seeds import Stream, seed_everything, stream_rng
 
@@ -121,7 +119,11 @@ class Trainer:
         self.model, self.optimizer, self.features, self.device = model, optimizer, features, device
         self.config, self.total_steps, self.select_on = config, total_steps, config.select_on
         self.train_rows, self.batch_size = train_rows, batch_size
-        self.checkpointer = Checkpointer(run_dir, kind=self.kind, config=config.to_dict(), features=features,
+        # `auto` resolved here, on this device: the checkpoint records the precision the run used, so a
+        # resume in the other one is a configuration change (refused, or afresh with a note).
+        self.precision = resolve(config.precision, device)
+        self.checkpointer = Checkpointer(run_dir, kind=self.kind, features=features,
+                                         config={**config.to_dict(), "precision": self.precision},
                                          select_on=self.select_on, model=model, optimizer=optimizer, device=device)
         self.step, self.running = 0, {}
         self.recalibration: BatchNormRecalibration | None = None
@@ -245,7 +247,7 @@ class PDTTrainer(Trainer):
                          batch_size=config.batch_size)
         self.pdt = config
         self.pools, self.eval_rows = pools, np.union1d(pools["train"], pools["val"])  # sorted
-        self.batches = FeatureBatches(features.features, device, keep_on_device)
+        self.batches = FeatureBatches(features.features, device, keep_on_device, self.precision)
         self.labels = torch.tensor(labels, device=device)  # (N,) labels of every row, on the device once
         self.sampler = (PairSampler(labels, pools["train"], config.batch_size, config.positive_fraction, config.seed)
                         if config.mode == "sampled" else
@@ -259,18 +261,18 @@ class PDTTrainer(Trainer):
         device, model = self.device, self.model
         if self.pdt.mode == "sampled":
             a, b, same = self.sampler.batch(step)  # (B,) rows each
-            with autocast(device):
+            with autocast(device, self.precision):
                 z = model.encoder(self.batches(np.concatenate([a, b]))).float()  # (2B, 256)
             za, zb, weight = z[: len(a)], z[len(a):], None
             same = torch.as_tensor(same).to(device, non_blocking=True)
         else:
             rows = self.sampler.batch(step)  # (B,)
             rows_t = torch.as_tensor(rows).to(device, non_blocking=True)
-            with autocast(device):
+            with autocast(device, self.precision):
                 z = model.encoder(self.batches(rows_t if self.batches.on_device else rows)).float()  # (B, 256)
             ia, ib, same, weight = in_batch_pairs(self.labels[rows_t], rows_t, self.pdt.positive_fraction)  # (P,)
             za, zb = z[ia], z[ib]  # (P, 256)
-        with autocast(device):
+        with autocast(device, self.precision):
             logits = model.discriminator(za, zb).float()  # (P, 2)
         return {"za": za, "zb": zb, "logits": logits, "same": same, "weight": weight}
 
@@ -351,7 +353,7 @@ class ClassifierTrainer(Trainer):
         self.val_rows = features.indices("val") if config.select_on else None
         if self.val_rows is not None and len(self.val_rows) == 0:
             raise ValueError("ClassifierConfig.select_on: the FeatureSet's 'val' split is empty")
-        self.batches = FeatureBatches(features.features, device, keep_on_device)
+        self.batches = FeatureBatches(features.features, device, keep_on_device, self.precision)
         self.labels = torch.tensor(labels, device=device)
 
     def compute_forward(self, step: int) -> dict:
@@ -359,7 +361,7 @@ class ClassifierTrainer(Trainer):
         order = stream_rng(self.seed, Stream.CLASSIFIER_EPOCHS, epoch).permutation(self.pool)
         rows = order[j * self.batch:(j + 1) * self.batch]
         target = self.labels[torch.as_tensor(rows).to(self.device, non_blocking=True)]
-        with autocast(self.device):
+        with autocast(self.device, self.precision):
             logits = self.model(self.batches(rows)).float()  # (B, 4)
         return {"logits": logits, "target": target}
 

@@ -36,7 +36,7 @@ PREFIXES = {"synthetic_": SyntheticConfig, "encoder_": EncoderConfig, "pdt_": PD
             "baseline_": ClassifierConfig, "svm_": SVMConfig, "tsne_": TSNEConfig}
 # Run-wide: every config with such a field, unless its prefixed parameter is given (synthetic_seed
 # draws the generated corpus, `seed` trains).
-SHARED = ("seed", "recalibrate_bn", "duration", "pad")
+SHARED = ("seed", "recalibrate_bn", "precision", "duration", "pad")
 GRIDS = ("pdt_lr", "baseline_lr")  # lists of values tried, one config each
 
 
