@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 install: $(STAMP) ## Build .venv/ from pyproject.toml (rebuilt when it or constraints.txt change)
 
 # make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release
-# make report CORPUS=manifest MANIFEST=my_corpus.csv [RUN=my-run] [SET="seed=1 pdt_epochs=5"]
+# make report CORPUS=manifest MANIFEST=my_corpus.csv [RUN=my-run] [SET="seed=1 max_passes=20000"]
 # Each value goes to the shell in single quotes (quote, below), so paths may hold spaces; relative
 # paths are made absolute by pdtlib.params.load, against this folder.
 PARAMS ?= params/default.yaml

@@ -6,9 +6,10 @@
 Runs `python -m pdtlib.report` with the default parameters on the manifest (10 German speakers,
 339 utterances of 2 s, speaker-independent split; a development corpus that lives beside the
 repository, not in it) and prints Table 3 with every row's UA, WA, macro-F1 and classes
-predicted, then the checks of the real-speech issue: every row predicts at least 3 of the 4
-classes, and the traditional rows are within 10 UA points of the eGeMAPS + SVM row of the same
-run. When the corpus is absent it says so and exits 0: nothing a user runs needs it.
+predicted, its training accuracy at the end, steps, encoder passes and why training stopped, then
+the checks of the real-speech issues: every row predicts at least 3 of the 4 classes, the
+traditional rows are within 10 UA points of the eGeMAPS + SVM row of the same run; and every
+row's notes (a budget that binds, a checkpoint at the initial weights, under-fit). When the corpus is absent it says so and exits 0: nothing a user runs needs it.
 """
 
 import argparse
@@ -42,7 +43,8 @@ def main() -> int:
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start
     table = pd.read_csv(paths.reports_dir() / args.run / "table3.csv")
-    shown = table[["exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "classes_predicted"]]
+    shown = table[["exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "classes_predicted", "train_acc",
+                   "steps", "passes", "stopped"]]
     print(f"\n== Table 3 on {args.manifest.parent.name} ({wall / 60:.1f} min)")
     print(shown.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     egemaps = table.loc[table["exp"] == 7, "ua"].item()
@@ -51,6 +53,9 @@ def main() -> int:
     far = traditional.loc[(traditional["ua"] - egemaps).abs() > 10, "exp"].tolist()
     print(f"rows predicting fewer than 3 classes: {few or 'none'}")
     print(f"traditional rows more than 10 UA points from eGeMAPS + SVM ({egemaps:.2f}): {far or 'none'}")
+    print("notes:")
+    for note in table["notes"].dropna():
+        print(f"  {note}")
     return 0
 
 

@@ -17,6 +17,7 @@ lives in one typed writer beside its reader (e.g. `write_pdt_training` / `pdt_ch
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -90,12 +91,31 @@ def run_table(run: Path) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- the PDT's training (03)
 
-def write_pdt_training(run: Path, *, chosen: dict, best: dict, steps: int, device: str, pairs_seen: int,
-                       notes: list) -> Path:
+def write_pdt_training(run: Path, *, chosen: dict, result, notes: list) -> Path:
     """metrics/pdt_training.json: the checkpoint chosen on validation (pipeline.selection's
-    `chosen`, its `checkpoint` relative to the run folder) and how the training went."""
-    return write(run, "pdt_training", {"chosen": chosen, "best": best, "steps": steps, "device": device,
-                                       "pairs_seen": pairs_seen, "notes": notes})
+    `chosen`, its `checkpoint` relative to the run folder), how far the chosen run trained (a
+    train.TrainResult: steps, encoder passes, why it stopped) and the training notes
+    (selection.training_notes), which Table 3 shows under row 5."""
+    return write(run, "pdt_training", {"chosen": chosen, "best": result.best, "device": result.device,
+                                       "training": pdt_training_record(result), "notes": notes})
+
+
+def pdt_training_record(result) -> dict:
+    """How far a PDT run trained: steps, encoder passes, why it stopped, and the discriminator's pair
+    accuracy on its training batches at the end (absent when λ = 1 trains no discriminator)."""
+    acc = result.log["train_acc"].dropna() if "train_acc" in result.log else []
+    return {"steps": result.steps, "passes": result.passes, "stopped": result.stopped,
+            **({"train_acc": float(acc.iloc[-1])} if len(acc) else {})}
+
+
+def run_notes(run: Path) -> dict[str, list[str]]:
+    """Every metrics file's notes (training and scores), by name: what run.json records."""
+    found = {}
+    for path in sorted((run / "metrics").glob("*.json")):
+        notes = json.loads(path.read_text()).get("notes") or []
+        if notes:
+            found[path.stem] = notes
+    return found
 
 
 def pdt_choice(run: Path) -> dict:

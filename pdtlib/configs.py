@@ -4,7 +4,6 @@ from a plain dict (checkpoints, bundle.json, run records)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 
 from . import EMOTIONS
@@ -34,6 +33,22 @@ def _require(ok: bool, setting: str, value, allowed: str):
         raise ValueError(f"{setting} = {value!r} is not allowed: {allowed}")
 
 
+def _check_budget(config) -> None:
+    """The training budget both methods share: a cap in encoder passes, evaluations every
+    `eval_every` steps, early stopping after `patience` evaluations without improvement."""
+    name = type(config).__name__
+    _require(config.max_passes >= 1, f"{name}.max_passes", config.max_passes, ">= 1 encoder pass")
+    _require(config.eval_every >= 1, f"{name}.eval_every", config.eval_every, ">= 1 step")
+    _require(config.patience >= 0, f"{name}.patience", config.patience, ">= 0 (0: no early stopping)")
+    _require(config.warmup >= 0, f"{name}.warmup", config.warmup, ">= 0 steps")
+
+
+# The budget's defaults (docs/protocol.md, "Training budgets"): the same for both methods.
+MAX_PASSES = 40_000  # the cap in encoder passes (utterances encoded): 1250 steps of 32
+EVAL_EVERY = 25  # steps between validation evaluations (800 passes at batch 32)
+PATIENCE = 8  # evaluations without a better validation value before stopping (6400 passes)
+
+
 @dataclass
 class PDTConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -43,9 +58,10 @@ class PDTConfig:
     margin: float = 0.1  # m of eq. 2 (Table 2: [0, 0.3], best 0.1)
     lr: float = 1e-5  # Table 2: [1e-6, 1e-3], best 1e-5
     batch_size: int = 32  # pairs per step (sampled) or utterances per step (in-batch)
-    pairs_per_epoch: int = 4_000_000  # paper §3: "> 4 million" training pairs
-    epochs: int = 1
-    evals_per_epoch: int = 1  # log rows, validation evaluations and checkpoints per epoch
+    max_passes: int = MAX_PASSES  # the cap: encoder passes (sampled: 2 per pair; paper §3: > 4 million pairs)
+    eval_every: int = EVAL_EVERY  # steps between validation evaluations (log rows and checkpoints)
+    patience: int = PATIENCE  # evaluations without improvement before stopping (0: train to the cap)
+    warmup: int = 0  # steps of linear learning-rate warm-up from 0
     eval_pairs: int = 50_000  # paper §3: "> 50 thousand"; fewer if the split is small
     positive_fraction: float = POSITIVE_FRACTION
     # Checkpoint selection on validation: "val_ua", a linear probe's UA (evaluate.linear_probe),
@@ -65,9 +81,7 @@ class PDTConfig:
         check_lam(self.lam), check_margin(self.margin)
         _require(self.lr > 0, "PDTConfig.lr", self.lr, "> 0 (Table 2 searches [1e-6, 1e-3])")
         _require(self.batch_size >= 2, "PDTConfig.batch_size", self.batch_size, ">= 2")
-        _require(self.pairs_per_epoch >= 1, "PDTConfig.pairs_per_epoch", self.pairs_per_epoch, ">= 1")
-        _require(self.epochs >= 1, "PDTConfig.epochs", self.epochs, ">= 1")
-        _require(self.evals_per_epoch >= 1, "PDTConfig.evals_per_epoch", self.evals_per_epoch, ">= 1")
+        _check_budget(self)
         _require(self.eval_pairs >= 2, "PDTConfig.eval_pairs", self.eval_pairs, ">= 2")
         _require(0 < self.positive_fraction < 1, "PDTConfig.positive_fraction", self.positive_fraction, "in (0, 1)")
         _require(self.select_on in SELECT_ON, "PDTConfig.select_on", self.select_on, f"one of {tuple(SELECT_ON)}")
@@ -79,8 +93,13 @@ class PDTConfig:
         return pairs_per_batch(self.mode, self.batch_size)
 
     @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.pairs_per_epoch / self.pairs_per_step)
+    def passes_per_step(self) -> int:
+        """Encoder passes of one step: both utterances of each pair (sampled), each utterance once (in-batch)."""
+        return 2 * self.batch_size if self.mode == "sampled" else self.batch_size
+
+    @property
+    def total_steps(self) -> int:
+        return max(1, self.max_passes // self.passes_per_step)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,9 +111,14 @@ class ClassifierConfig:
     n_classes: int = len(EMOTIONS)
     lr: float = 1e-5  # §4.1: fixed, as the PDT's
     batch_size: int = 32
-    epochs: int = 20  # not given by the paper; the report chooses it on validation (pipeline.train_baseline)
+    # The paper gives no epoch count: the selection run trains up to the cap and stops when validation
+    # stops improving; the final run (no select_on) trains for the passes chosen (pipeline.train_baseline).
+    max_passes: int = MAX_PASSES
+    eval_every: int = EVAL_EVERY
+    patience: int = PATIENCE
+    warmup: int = 0
     train_splits: tuple[str, ...] = ("train", "val")  # §4.1: training and validation sets concatenated
-    select_on: str | None = None  # "val_ua": evaluate on the val split each epoch, keep the best (train_splits: train)
+    select_on: str | None = None  # "val_ua": evaluate on the val split, keep the best (train_splits: train)
     recalibrate_bn: bool = True  # batch norm's statistics recomputed at the end (Trainer)
     precision: str = "auto"  # as PDTConfig.precision
     seed: int = 0
@@ -106,7 +130,7 @@ class ClassifierConfig:
         _require(self.lr > 0, "ClassifierConfig.lr", self.lr, "> 0")
         _require(self.precision in PRECISIONS, "ClassifierConfig.precision", self.precision, f"one of {PRECISIONS}")
         _require(self.batch_size >= 2, "ClassifierConfig.batch_size", self.batch_size, ">= 2")
-        _require(self.epochs >= 1, "ClassifierConfig.epochs", self.epochs, ">= 1")
+        _check_budget(self)
         _require(self.n_classes >= 2, "ClassifierConfig.n_classes", self.n_classes, ">= 2")
         _require("test" not in self.train_splits and len(self.train_splits) > 0, "ClassifierConfig.train_splits",
                  self.train_splits, "a non-empty subset of ('train', 'val')")

@@ -178,7 +178,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
             update_local(folder, notebooks={nb.stem: {"wall_s": wall}})
             print(f"report: {nb.name} done in {wall:.0f} s", flush=True)
         status = run_status(read_record(folder)["notebooks"], books, digest)
-        update_record(folder, status=status)
+        update_record(folder, status=status, notes=artefacts.run_notes(folder))
         update_local(folder, notebooks_wall_s=round(time.perf_counter() - total, 1))
     return folder, status
 

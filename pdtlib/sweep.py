@@ -40,7 +40,7 @@ def sweep_pdt(features: FeatureSet, base: PDTConfig, run_dir, *, margins=(0.0, 0
              run selected (at best_step), pairs_seen, wall_s, run_dir; sorted best first.
     best:    {"margin", "lam", select_on: value, "run_dir"} of the first row.
     Each run selects its own checkpoint on `select_on` too. `base` sets everything else (mode,
-    encoder, lr, pairs): keep it brief, e.g. a few thousand in-batch pairs on the default corpus.
+    encoder, lr, max_passes): keep it brief, e.g. a few thousand encoder passes on the default corpus.
     """
     if select_on not in SWEEP_SELECT_ON:
         raise ValueError(f"select_on = {select_on!r} is not allowed: one of {SWEEP_SELECT_ON} (validation losses "
@@ -76,13 +76,14 @@ def main(argv=None) -> int:
     parser.add_argument("--run", default="default", help="a report run whose notebook 01 has run (reports/<run>)")
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3], help="m values, Table 2")
     parser.add_argument("--lams", type=float, nargs="+", default=[0.0, 0.5, 0.9, 1.0], help="λ values, Table 2")
-    parser.add_argument("--pairs", type=int, default=5000, help="training pairs per setting (keep it brief)")
+    parser.add_argument("--passes", type=int, default=5000, help="encoder passes per setting (keep it brief)")
     args = parser.parse_args(argv)
     folder = run_dir(args.run)
     recorded = read_record(folder).get("params") or params.defaults()
     p = params.resolve(recorded)
     features = pipeline.run_features(folder, p.duration)
-    base = replace(pipeline.pdt_config(p), pairs_per_epoch=args.pairs, epochs=1, evals_per_epoch=2)
+    base = pipeline.pdt_config(p)
+    base = replace(base, max_passes=args.passes, eval_every=max(1, args.passes // base.passes_per_step // 2), patience=0)
     table, best = sweep_pdt(features, base, folder / "sweep", margins=args.margins, lams=args.lams)
     print(table.drop(columns="run_dir").to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     print(f"best on validation: m = {best['margin']:g}, λ = {best['lam']:g}")

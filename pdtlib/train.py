@@ -7,18 +7,17 @@ validation split (fixed pairs and a linear probe: evaluate.evaluate_pairs, linea
 and keeps the weights that score best (`best.pt`, by `select_on`); the test split is never read.
 
 `train_classifier` is the traditional baseline: cross entropy over the 4 classes, Adam at a fixed
-lr, a fixed number of epochs, on `train_splits`; one call per duration (4, 5, 6, 7 s), the
-duration being the FeatureSet's. The paper trains it on train + validation and gives no epoch
-count; with `select_on="val_ua"` it trains on the train split and keeps its best epoch on the
-validation split, which is how the report chooses that count (pipeline.train_baseline).
+lr, on `train_splits`; one call per duration (4, 5, 6, 7 s), the duration being the FeatureSet's.
+The paper trains it on train + validation and gives no length; with `select_on="val_ua"` it trains
+on the train split and keeps its best checkpoint on the validation split, which is how the report
+chooses the number of passes before training on train + validation (pipeline.train_baseline).
 
-Both are a `Trainer` (the loop, in the manner of speechbrain's Brain and minGPT's Trainer) with
-named hooks: `on_fit_start` settles the encoder's input and batch norm, `compute_forward` and
-`compute_objectives` make one training step, `on_stage_end` evaluates at a log point, `describe`
-names the progress. Their configs (PDTConfig, ClassifierConfig) live in configs.py; the run's
-files, in a checkpoints.Checkpointer: `run_dir/checkpoint.pt` is written atomically at every log
-point, and `resume=True` continues from it: on a CPU a resumed run ends at exactly the weights of
-an uninterrupted one, because every batch is a pure function of (seed, step) (seeds.py, pairs.py).
+Both are a trainer.Trainer (the loop: evaluations every `eval_every` steps, early stopping after
+`patience` evaluations without improvement, the cap `max_passes` in encoder passes, the same for
+both methods), with their own hooks. Their configs live in configs.py; the run's files in a
+checkpoints.Checkpointer: `resume=True` continues from `run_dir/checkpoint.pt`, and on a CPU a
+resumed run ends at exactly the weights of an uninterrupted one, because every batch is a pure
+function of (seed, step) (seeds.py, pairs.py).
 
 Device: CUDA when present, else CPU (batches from the float16 memmap, deterministic algorithms:
 exact resume is promised on a CPU only); `config.precision` (pdtlib.precision) is bf16 autocast
@@ -27,18 +26,11 @@ where it is native, with weights, optimiser, statistics and losses kept fp32.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .batchnorm import BatchNormRecalibration
-from .checkpoints import Checkpointer, deterministic
 # The configs and the pair metrics were defined here once: still importable from here (noqa: F401).
 from .configs import MODES, SELECT_ON, ClassifierConfig, PDTConfig, _require  # noqa: F401
 from .evaluate import best_threshold_accuracy, evaluate_pairs, evaluate_predictions, linear_probe  # noqa: F401
@@ -47,29 +39,9 @@ from .inference import FeatureBatches, forward_rows, pick_device
 from .losses import pdt_loss
 from .models import EmotionClassifier, PDTModel
 from .pairs import BalancedBatchSampler, PairSampler, evaluation_pairs, in_batch_pairs
-from .precision import autocast, resolve
-from .progress import progress
+from .precision import autocast
 from .seeds import Stream, seed_everything, stream_rng
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    model: nn.Module  # PDTModel (weights selected on validation) or EmotionClassifier (final weights); eval mode
-    log: pd.DataFrame  # log.csv
-    steps: int  # optimiser steps done, across resumes
-    completed: bool  # False when stopped by stop_after
-    best: dict  # PDT: {"step", "metric", "value"} of the selected weights; classifier: {}
-    device: str
-    wall_s: float  # this call's
-    notes: list = field(default_factory=list)  # about the result (a report records them)
-    # About this call, not the result (resumed at step k, started afresh): a resumed run ends at the
-    # weights of an uninterrupted one, so what a report records must not depend on them.
-    events: list = field(default_factory=list)
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.model.encoder
+from .trainer import Trainer, TrainResult  # noqa: F401 (TrainResult: importable from here, as before)
 
 
 def _pools(features: FeatureSet, splits) -> dict[str, np.ndarray]:
@@ -91,125 +63,6 @@ def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels once
     return model.to(device)
-
-
-# ---------------------------------------------------------------- the loop both trainers share
-
-class Trainer:
-    """Steps 0..total_steps-1 of a deterministic schedule, with log points, checkpoints, resume and
-    selection on validation (the run's files: checkpoints.Checkpointer). Nothing here knows what
-    is trained: the subclass's hooks say.
-
-    Hooks:
-        on_fit_start()                    before the first step: input normalisation, batch norm
-        compute_forward(step) -> dict      the step's batch through the model (outputs, targets)
-        compute_objectives(outputs) -> dict  {"loss": what is back-propagated, other 0-d tensors}
-        is_log_point(step) -> bool        evaluate, log and checkpoint after this step?
-        describe(step) -> dict            progress columns of a log row (epoch, pairs seen, ...)
-        on_stage_end(step) -> dict        validation metrics at a log point ({} when none)
-    `config.select_on` names the on_stage_end metric whose best value picks best.pt (None: no
-    selection, the final weights are the result).
-    """
-
-    kind: str = ""
-    log_initial: bool = False  # evaluate the untrained model (step 0) too
-
-    def __init__(self, *, model: nn.Module, optimizer, features: FeatureSet, config, run_dir,
-                 device: torch.device, total_steps: int, train_rows: np.ndarray, batch_size: int):
-        self.model, self.optimizer, self.features, self.device = model, optimizer, features, device
-        self.config, self.total_steps, self.select_on = config, total_steps, config.select_on
-        self.train_rows, self.batch_size = train_rows, batch_size
-        # `auto` resolved here, on this device: the checkpoint records the precision the run used, so a
-        # resume in the other one is a configuration change (refused, or afresh with a note).
-        self.precision = resolve(config.precision, device)
-        self.checkpointer = Checkpointer(run_dir, kind=self.kind, features=features,
-                                         config={**config.to_dict(), "precision": self.precision},
-                                         select_on=self.select_on, model=model, optimizer=optimizer, device=device)
-        self.step, self.running = 0, {}
-        self.recalibration: BatchNormRecalibration | None = None
-        self.notes: list[str] = []
-
-    # ---- hooks
-    def on_fit_start(self) -> None:
-        """What the encoder sees and how batch norm is read, settled here for both trainers: the
-        encoder's input normalisation (features.InputNormalization) is fit on the training rows
-        ("bins" mode; the other modes have nothing to fit; a resumed run then loads the same
-        statistics with its weights), and with config.recalibrate_bn batch norm's running statistics
-        are recomputed at the current weights before every evaluation and at the end (batchnorm.py)."""
-        self.model.encoder.input_norm.fit(self.features.features, self.train_rows)
-        if self.config.recalibrate_bn:
-            self.recalibration = BatchNormRecalibration(self.train_rows, self.batch_size, self.config.seed)
-
-    def compute_forward(self, step: int) -> dict:
-        raise NotImplementedError
-
-    def compute_objectives(self, outputs: dict) -> dict:
-        raise NotImplementedError
-
-    def is_log_point(self, step: int) -> bool:
-        raise NotImplementedError
-
-    def describe(self, step: int) -> dict:
-        return {}
-
-    def on_stage_end(self, step: int) -> dict:
-        return {}
-
-    # ---- one step
-    def fit_batch(self, step: int) -> dict:
-        """Forward, objectives, backward, optimiser step; returns the 0-d metric tensors (no device sync)."""
-        metrics = self.compute_objectives(self.compute_forward(step))
-        self.optimizer.zero_grad(set_to_none=True)
-        metrics["loss"].backward()
-        self.optimizer.step()
-        return metrics
-
-    def _log_point(self, start_time: float) -> dict:
-        """Evaluate (batch norm recalibrated first), then log the row, keep best.pt and checkpoint."""
-        if self.recalibration is not None and (self.select_on is not None or self.step == self.total_steps):
-            self.recalibration(self.model.encoder, self.batches, self.device)
-        n = self.running.pop("n", 0.0)
-        row = {"step": self.step, **self.describe(self.step),
-               **{f"train_{k}": float(v) / n if n else float("nan") for k, v in self.running.items()},
-               **self.on_stage_end(self.step), "elapsed_s": round(time.perf_counter() - start_time, 3)}
-        self.running = {}
-        self.checkpointer.save_log_point(row, self.step, self.running)
-        return row
-
-    # ---- the loop
-    def fit(self, *, resume: bool | str = False, stop_after: int | None = None, callback=None) -> TrainResult:
-        """Run the remaining steps; return the model (best.pt's weights when selecting) in eval mode.
-        `resume`: see Checkpointer.recover."""
-        start_time = time.perf_counter()
-        self.on_fit_start()
-        self.step, self.running = self.checkpointer.recover(resume, self.total_steps)
-        with deterministic(self.device.type == "cpu"):
-            if self.step == 0 and not self.checkpointer.rows and self.select_on is not None and self.log_initial:
-                self._log_point(start_time)  # the untrained model: where the validation curves start
-            last = self.total_steps if stop_after is None else min(self.total_steps, max(self.step, stop_after))
-            bar = progress(range(self.step, last), initial=self.step, total=self.total_steps, desc=self.kind,
-                           unit="step")
-            for k in bar:
-                metrics = self.fit_batch(k)
-                self.step = k + 1
-                for name, value in metrics.items():
-                    self.running[name] = self.running.get(name, 0.0) + value.detach()
-                self.running["n"] = self.running.get("n", 0.0) + 1
-                if callback is not None:
-                    callback(self.step, metrics)
-                if self.is_log_point(self.step) or self.step == self.total_steps:
-                    row = self._log_point(start_time)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("train_loss", self.select_on)})
-                elif self.step == last:
-                    self.checkpointer.save(self.step, self.running)  # stopped between log points
-            bar.close()
-        completed = self.step >= self.total_steps
-        if completed:
-            self.checkpointer.restore_best()
-            self.model.eval()
-        return TrainResult(self.checkpointer.run_dir, self.model, pd.DataFrame(self.checkpointer.rows), self.step,
-                           completed, self.checkpointer.best, str(self.device), time.perf_counter() - start_time,
-                           self.notes, self.checkpointer.events)
 
 
 # ---------------------------------------------------------------- the PDT
@@ -242,9 +95,8 @@ class PDTTrainer(Trainer):
         seed_everything(config.seed)  # just before the weights are initialised
         model = prepare_model(PDTModel(config.encoder, config.discriminator), device)
         super().__init__(model=model, optimizer=torch.optim.Adam(model.parameters(), lr=config.lr),
-                         features=features, config=config, run_dir=run_dir, device=device,
-                         total_steps=config.epochs * config.steps_per_epoch, train_rows=pools["train"],
-                         batch_size=config.batch_size)
+                         features=features, config=config, run_dir=run_dir, device=device, train_rows=pools["train"],
+                         batch_size=config.batch_size, passes_per_step=config.passes_per_step)
         self.pdt = config
         self.pools, self.eval_rows = pools, np.union1d(pools["train"], pools["val"])  # sorted
         self.batches = FeatureBatches(features.features, device, keep_on_device, self.precision)
@@ -252,9 +104,6 @@ class PDTTrainer(Trainer):
         self.sampler = (PairSampler(labels, pools["train"], config.batch_size, config.positive_fraction, config.seed)
                         if config.mode == "sampled" else
                         BalancedBatchSampler(labels, pools["train"], config.batch_size, config.seed))
-        spe = config.steps_per_epoch
-        # log points: the end of each epoch and evals_per_epoch - 1 evenly spaced steps inside it
-        self.inside = {round(spe * q / config.evals_per_epoch) for q in range(1, config.evals_per_epoch)}
         self.notes.append(self.eval_set.note)
 
     def compute_forward(self, step: int) -> dict:
@@ -279,16 +128,18 @@ class PDTTrainer(Trainer):
     def compute_objectives(self, outputs: dict) -> dict:
         loss = pdt_loss(outputs["za"], outputs["zb"], outputs["logits"], outputs["same"], lam=self.pdt.lam,
                         margin=self.pdt.margin, weight=outputs["weight"])
-        return {"loss": loss.total, "cos_loss": loss.cosine, "cro_loss": loss.cross_entropy}
-
-    def is_log_point(self, step: int) -> bool:
-        spe = self.pdt.steps_per_epoch
-        return step % spe == 0 or step % spe in self.inside
+        # The discriminator's accuracy on the step's pairs (in-batch: with their 1 : 2 weights): how well
+        # the training task is fit, for the under-fit note (pipeline.selection.training_notes).
+        # λ = 1 trains no discriminator: its accuracy would say nothing.
+        metrics = {"loss": loss.total, "cos_loss": loss.cosine, "cro_loss": loss.cross_entropy}
+        if self.pdt.lam < 1:
+            hit = (outputs["logits"].argmax(1) == outputs["same"].long()).float()  # (P,)
+            weight = outputs["weight"]
+            metrics["acc"] = (hit.mean() if weight is None else (hit * weight).sum() / weight.sum()).detach()
+        return metrics
 
     def describe(self, step: int) -> dict:
-        spe, cfg = self.pdt.steps_per_epoch, self.pdt
-        return {"epoch": round(step / spe, 4), "pairs_seen": step * cfg.pairs_per_step,
-                "utterances_encoded": step * (2 * cfg.batch_size if cfg.mode == "sampled" else cfg.batch_size)}
+        return {"pairs_seen": step * self.pdt.pairs_per_step}
 
     def on_stage_end(self, step: int) -> dict:
         vectors = forward_rows(self.model.encoder, self.batches, self.eval_rows, 128)  # (n_train + n_val, 256)
@@ -327,9 +178,9 @@ class ClassifierTrainer(Trainer):
     """Encoder + FC, 4-way cross entropy on shuffled epochs of config.train_splits.
 
     Epoch e visits the pool in the order of a permutation drawn from (seed, e); the last, partial
-    batch of an epoch is dropped. With config.select_on = "val_ua" each epoch ends with the UA,
-    WA and macro-F1 of the val split, and the best epoch's weights are kept (best.pt): how the
-    report chooses the epoch count before training on train + val for that count (§4.1).
+    batch of an epoch is dropped. With config.select_on = "val_ua" every evaluation scores the UA,
+    WA and macro-F1 of the val split, and the best checkpoint's weights are kept (best.pt): how the
+    report chooses the number of passes before training on train + val for that many (§4.1).
     """
 
     kind = "classifier"
@@ -346,9 +197,8 @@ class ClassifierTrainer(Trainer):
         seed_everything(config.seed)  # just before the weights are initialised
         model = prepare_model(EmotionClassifier(config.encoder, config.n_classes), device)
         super().__init__(model=model, optimizer=torch.optim.Adam(model.parameters(), lr=config.lr),
-                         features=features, config=config, run_dir=run_dir, device=device,
-                         total_steps=config.epochs * self.steps_per_epoch, train_rows=self.pool,
-                         batch_size=self.batch)
+                         features=features, config=config, run_dir=run_dir, device=device, train_rows=self.pool,
+                         batch_size=self.batch, passes_per_step=self.batch)
         self.seed = config.seed
         self.val_rows = features.indices("val") if config.select_on else None
         if self.val_rows is not None and len(self.val_rows) == 0:
@@ -369,12 +219,6 @@ class ClassifierTrainer(Trainer):
         logits, target = outputs["logits"], outputs["target"]
         return {"loss": F.cross_entropy(logits, target), "acc": (logits.argmax(1) == target).float().mean()}
 
-    def is_log_point(self, step: int) -> bool:
-        return step % self.steps_per_epoch == 0
-
-    def describe(self, step: int) -> dict:
-        return {"epoch": round(step / self.steps_per_epoch, 4), "utterances_seen": step * self.batch}
-
     def on_stage_end(self, step: int) -> dict:
         if self.val_rows is None:
             return {}
@@ -386,11 +230,12 @@ class ClassifierTrainer(Trainer):
 def train_classifier(features: FeatureSet, config: ClassifierConfig, run_dir, *, resume: bool | str = False, device=None,
                      stop_after: int | None = None, callback=None, keep_on_device: bool | None = None) -> TrainResult:
     """The traditional baseline (§4.1): encoder + FC, 4-way cross entropy on config.train_splits
-    (train + val), fixed lr, config.epochs epochs; the final weights are returned, or with
-    config.select_on = "val_ua" (train_splits ("train",)) the best epoch's on the val split.
+    (train + val), fixed lr, config.max_passes encoder passes; the final weights are returned, or with
+    config.select_on = "val_ua" (train_splits ("train",)) the best checkpoint's on the val split, the
+    run stopping early after config.patience evaluations without improvement.
 
-    Arguments as train_pdt; one log row per epoch (train loss and accuracy; val UA, WA, macro-F1
-    when selecting).
+    Arguments as train_pdt; one log row per evaluation (train loss and accuracy; val UA, WA,
+    macro-F1 when selecting).
     """
     trainer = ClassifierTrainer(features, config, run_dir, pick_device(device), keep_on_device)
     result = trainer.fit(resume=resume, stop_after=stop_after, callback=callback)

@@ -36,7 +36,7 @@ PREFIXES = {"synthetic_": SyntheticConfig, "encoder_": EncoderConfig, "pdt_": PD
             "baseline_": ClassifierConfig, "svm_": SVMConfig, "tsne_": TSNEConfig}
 # Run-wide: every config with such a field, unless its prefixed parameter is given (synthetic_seed
 # draws the generated corpus, `seed` trains).
-SHARED = ("seed", "recalibrate_bn", "precision", "duration", "pad")
+SHARED = ("seed", "recalibrate_bn", "precision", "duration", "pad", "max_passes", "eval_every", "patience")
 GRIDS = ("pdt_lr", "baseline_lr")  # lists of values tried, one config each
 
 
@@ -101,13 +101,13 @@ def pdt_config(p, lr: float | None = None) -> PDTConfig:
     return config(PDTConfig, p, lr=grid(p, "pdt_lr")[0] if lr is None else float(lr))
 
 
-def classifier_config(p, lr: float | None = None, epochs: int | None = None, select: bool = False) -> ClassifierConfig:
+def classifier_config(p, lr: float | None = None, passes: int | None = None, select: bool = False) -> ClassifierConfig:
     """The traditional baseline's training config; its duration is the features' it is given.
 
-    select=True: the selection run (train split only, val UA every epoch, up to baseline_epochs);
-    else §4.1's run on train + val for `epochs` epochs."""
+    select=True: the selection run (train split only, val UA every `eval_every` steps, stopped by
+    `patience` or the cap `max_passes`); else §4.1's run on train + val for `passes` encoder passes."""
     return config(ClassifierConfig, p, lr=grid(p, "baseline_lr")[0] if lr is None else float(lr),
-                  **({"epochs": int(epochs)} if epochs else {}),
+                  **({"max_passes": int(passes)} if passes else {}),
                   train_splits=("train",) if select else ("train", "val"), select_on="val_ua" if select else None)
 
 

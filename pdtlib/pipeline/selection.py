@@ -47,9 +47,12 @@ def _choice(run: Path, results: dict[float, TrainResult]) -> dict:
     lr, result = max(results.items(), key=key)
     row = result.log.loc[result.log["step"] == result.best["step"]].iloc[0]
     return {"lr": float(lr), "step": int(result.best["step"]), "epoch": float(row["epoch"]),
-            "metric": result.best["metric"], "value": float(result.best["value"]),
+            "passes": int(row["passes"]), "metric": result.best["metric"], "value": float(result.best["value"]),
             "checkpoint": str((result.run_dir / "best.pt").relative_to(run)),
-            "tried": {f"{k:g}": float(r.best["value"]) for k, r in results.items()}}
+            "tried": {f"{k:g}": float(r.best["value"]) for k, r in results.items()},
+            # what training cost, every learning rate tried: the compute both methods are held to
+            "trained": {f"{k:g}": {"steps": r.steps, "passes": r.passes, "stopped": r.stopped}
+                        for k, r in results.items()}}
 
 
 def train_pdt_selected(run: Path, p, fs: FeatureSet) -> tuple[dict, dict[float, TrainResult]]:
@@ -61,23 +64,48 @@ def train_pdt_selected(run: Path, p, fs: FeatureSet) -> tuple[dict, dict[float, 
 
 
 def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
-    """Notebook 05, one duration (Table 3 rows 1-4): the epoch count and learning rate chosen on
-    the val split by UA (one selection run per lr in `baseline_lr` on the train split, up to
-    `baseline_epochs`), then the classifier trained as §4.1 says, on train + val, for that count.
-    Returns (the choice, the final TrainResult)."""
+    """Notebook 05, one duration (Table 3 rows 1-4): the number of encoder passes and the learning
+    rate chosen on the val split by UA (one selection run per lr in `baseline_lr` on the train
+    split, stopped by `patience` or the cap `max_passes`, the PDT's budget), then the classifier
+    trained as §4.1 says, on train + val, for that many passes. Returns (the choice, the final
+    TrainResult)."""
     folder = baseline_dir(run, fs.config.duration)
     trials = {lr: train_classifier(fs, classifier_config(p, lr, select=True), folder / f"select_lr{lr:g}",
                                    resume="auto") for lr in grid(p, "baseline_lr")}
     chosen = _choice(run, trials)
-    chosen["epochs"] = int(round(chosen["epoch"]))
-    final = train_classifier(fs, classifier_config(p, chosen["lr"], chosen["epochs"]), folder / "final", resume="auto")
+    final = train_classifier(fs, classifier_config(p, chosen["lr"], passes=chosen["passes"]), folder / "final",
+                             resume="auto")
+    chosen["final"] = {"steps": final.steps, "passes": final.passes,
+                       "train_acc": float(final.log["train_acc"].dropna().iloc[-1])}
     return chosen, final
 
 
-def training_notes(log: pd.DataFrame, chosen: dict) -> list[str]:
-    """What a reader of a training run should know: a flat selection signal, a choice near chance,
-    a loss that did not go down. Notes, not failures."""
+UNDERFIT_ACC = 0.9  # training accuracy at the end below this: the model did not fit its own training data
+
+
+def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: int | None = None) -> list[str]:
+    """What a reader of a training run should know, from its log and what validation chose: the
+    chosen checkpoint is the initial weights; the cap bound (the best evaluation was the last, at
+    max_passes); validation never rose above its first value; the training accuracy at the end is
+    under UNDERFIT_ACC; a flat selection signal, a choice near chance, a loss that did not go down.
+    Notes, not failures."""
     notes = []
+    metric = log[chosen["metric"]].dropna() if chosen["metric"] in log else pd.Series(dtype=float)
+    name = {"val_ua": "validation UA"}.get(chosen["metric"], chosen["metric"])
+    if chosen["step"] == 0:
+        later = metric[log.loc[metric.index, "step"] > 0]
+        notes.append(f"the chosen checkpoint is the initial, untrained encoder (step 0, {name} "
+                     f"{100 * chosen['value']:.1f}%): training never beat it on validation"
+                     + (f" (best after it {100 * later.max():.1f}%)" if len(later) else ""))
+    elif len(metric) > 1 and metric.iloc[1:].max() <= metric.iloc[0]:
+        notes.append(f"{name} never rose above its first value ({100 * metric.iloc[0]:.1f}%)")
+    if stopped == "cap" and len(metric) > 1 and chosen["step"] == log["step"].iloc[-1]:
+        cap = f" of {max_passes:,} encoder passes" if max_passes else ""
+        notes.append(f"the best {name} came at the last evaluation, at the cap{cap}: the budget binds; "
+                     "raise max_passes")
+    acc = log["train_acc"].dropna() if "train_acc" in log else pd.Series(dtype=float)
+    if len(acc) and acc.iloc[-1] < UNDERFIT_ACC:
+        notes.append(f"training accuracy at the end {acc.iloc[-1]:.2f} < {UNDERFIT_ACC}: under-fit")
     if "val_pair_acc" in log and log["val_pair_acc"].notna().any():
         low, high = log["val_pair_acc"].min(), log["val_pair_acc"].max()
         if high - low < 0.01:

@@ -50,8 +50,13 @@ def table3(run: Path, p) -> pd.DataFrame:
         percent = {k: round(100 * m[k], 2) if k in m else float("nan") for k in ("ua", "wa", "f1")}
         seconds = f", {row['duration']:g} s" if row["duration"] == row["duration"] else ""  # NaN: whole utterances
         notes = "; ".join(m.get("notes", []))
+        trained = m.get("training", {})
         rows.append({**{k: v for k, v in row.items() if k != "metrics"}, **percent,
                      "classes_predicted": m.get("classes_predicted", float("nan")),
+                     "steps": trained.get("steps", float("nan")), "passes": trained.get("passes", float("nan")),
+                     "stopped": trained.get("stopped", ""),
+                     # the model that made the row: the PDT's run, a traditional row's final run on train + val
+                     "train_acc": trained.get("final", trained).get("train_acc", float("nan")),
                      "selected_on_val": m.get("selection", ""),
                      "notes": f"Exp {row['exp']} ({row['method']}{seconds}): {notes}" if notes else "",
                      "corpus": corpus, "protocol": m.get("protocol", ""), "seed": p.seed})
@@ -65,11 +70,14 @@ def write_table3(run: Path, table: pd.DataFrame, notes: tuple[str, ...] = ()) ->
     notes = (f"Corpus: {first['corpus']}; {first['protocol']}; seed {first['seed']}.",
              "UA = mean per-class recall (balanced accuracy); WA = plain accuracy; macro-F1 = mean per-class F1; "
              "all on the test split, in %. Rows 6-7 are this project's: the same SVM selection as row 5 on "
-             "other vectors.", *notes, *(n for n in table["notes"] if n))
-    shown = table[["exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "classes_predicted",
+             "other vectors. Steps and passes (utterances encoded) are the training run validation chose in, to "
+             "where it stopped: the PDT's, and each traditional row's selection run (its final run on train + val "
+             "trains for the passes chosen); both methods have the same cap (max_passes).", *notes, *(n for n in table["notes"] if n))
+    shown = table[["exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "classes_predicted", "steps", "passes",
                    "selected_on_val"]].rename(columns={
         "exp": "Exp", "method": "Method", "duration": "Duration (s)", "paper_ua": "Paper UA", "ua": "UA",
-        "wa": "WA", "f1": "Macro-F1", "classes_predicted": "Classes predicted",
-        "selected_on_val": "Chosen on validation"})
+        "wa": "WA", "f1": "Macro-F1", "classes_predicted": "Classes predicted", "steps": "Steps",
+        "passes": "Passes", "selected_on_val": "Chosen on validation"})
+    shown[["Steps", "Passes"]] = shown[["Steps", "Passes"]].map(lambda v: f"{v:,.0f}" if v == v else "")
     return write_table(run, "table3", table, f"Table 3: the test split, run `{run.name}`",
                        tuple(f"- {n}" for n in notes), shown)

@@ -124,8 +124,8 @@ def test_study_files_expand_into_ordinary_runs_and_bad_ones_say_what_is_wrong(tm
         studies.load_study(write_study(tmp_path, set={"pdt_epoch": 1}))
     with pytest.raises(ValueError, match="seed cannot be set for every cell"):
         studies.load_study(write_study(tmp_path, set={"seed": 3}))  # the study's own axis
-    more = studies.with_overrides(studies.load_study(write_study(tmp_path)), {"pdt_epochs": 1}, "--set")
-    assert {v["pdt_epochs"] for v in more.cells().values()} == {1}  # over the file's `set`, in every cell
+    more = studies.with_overrides(studies.load_study(write_study(tmp_path)), {"max_passes": 64}, "--set")
+    assert {v["max_passes"] for v in more.cells().values()} == {64}  # over the file's `set`, in every cell
 
 
 def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
@@ -136,7 +136,7 @@ def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
     (paths.reports_dir() / first["run"] / "run.json").write_text(json.dumps(record))
     (paths.reports_dir() / second["run"]).mkdir(parents=True)  # complete, but under other parameters
     (paths.reports_dir() / second["run"] / "run.json").write_text(
-        json.dumps({**record, "params": second, "params_hash": runs.params_hash({**second, "pdt_epochs": 9})}))
+        json.dumps({**record, "params": second, "params_hash": runs.params_hash({**second, "max_passes": 9})}))
     ran = []
     monkeypatch.setattr(studies, "run_cell", lambda values, cpus: ran.append(values["run"]) or
                         {"run": values["run"], "status": "failed", "error": "injected", "wall_s": 0.0})

@@ -12,7 +12,7 @@ from pdtlib.inference import embed
 from pdtlib.runs import environment_record
 from pdtlib.train import train_classifier, train_pdt
 
-from test_train import classifier_config, pdt_config, synthetic_features
+from test_train import budget, classifier_config, epochs, pdt_config, synthetic_features
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_auto_is_bf16_where_native_and_fp32_elsewhere(monkeypatch):
 
 
 def test_bf16_training_is_repeatable_and_not_fp32(features, tmp_path):
-    runs = {name: train_classifier(features, classifier_config(epochs=2, precision=p), tmp_path / name)
+    runs = {name: train_classifier(features, classifier_config(**epochs(2, pool=48), precision=p), tmp_path / name)
             for name, p in (("bf16", "bf16"), ("bf16_again", "bf16"), ("fp32", "fp32"))}
     weights = {name: r.model.state_dict() for name, r in runs.items()}
     assert all(torch.equal(weights["bf16"][k], weights["bf16_again"][k]) for k in weights["bf16"])
@@ -50,9 +50,9 @@ def test_bf16_training_is_repeatable_and_not_fp32(features, tmp_path):
 
 
 def test_a_checkpoint_is_not_resumed_in_the_other_precision_silently(features, tmp_path):
-    config = pdt_config(pairs_per_epoch=2 * 120, precision="fp32")
+    config = pdt_config(**budget(2), precision="fp32")
     train_pdt(features, config, tmp_path, stop_after=1)
-    other = pdt_config(pairs_per_epoch=2 * 120, precision="bf16")
+    other = pdt_config(**budget(2), precision="bf16")
     with pytest.raises(ValueError, match="precision: checkpoint 'fp32', now 'bf16'"):
         train_pdt(features, other, tmp_path, resume=True)
     again = train_pdt(features, other, tmp_path, resume="auto")

@@ -17,6 +17,7 @@ from pdtlib.checkpoints import load_checkpoint, load_encoder
 from pdtlib.features import FeatureConfig, FeatureSet
 from pdtlib.inference import embed, predict
 from pdtlib.models import DiscriminatorConfig, EncoderConfig
+from pdtlib.precision import resolve
 from pdtlib.sweep import sweep_pdt
 from pdtlib.train import ClassifierConfig, PDTConfig, train_classifier, train_pdt
 
@@ -55,14 +56,25 @@ def features():
     return synthetic_features()
 
 
+def budget(steps: int, evals: int = 1, passes_per_step: int = 16) -> dict:
+    """A run of exactly `steps` steps (no early stopping) with `evals` evaluations spread over them;
+    16 passes a step: in-batch or a classifier at batch 16 (sampled pairs: 32)."""
+    return dict(max_passes=steps * passes_per_step, eval_every=max(1, steps // evals), patience=0)
+
+
+def epochs(n: int, pool: int = 64) -> dict:
+    """A classifier run of `n` epochs of a `pool`-row training split at batch 16, evaluated after each."""
+    return budget(n * (pool // 16), n)
+
+
 def pdt_config(**kw):
-    base = dict(encoder=TINY, discriminator=TINY_DISC, mode="in-batch", lr=3e-3, batch_size=16,
-                pairs_per_epoch=40 * 120, evals_per_epoch=4, eval_pairs=2000)
+    base = dict(encoder=TINY, discriminator=TINY_DISC, mode="in-batch", lr=3e-3, batch_size=16, eval_pairs=2000,
+                **budget(40, 4))
     return PDTConfig(**{**base, **kw})
 
 
 def classifier_config(**kw):
-    return ClassifierConfig(**{**dict(encoder=TINY, lr=3e-3, batch_size=16, epochs=6), **kw})
+    return ClassifierConfig(**{**dict(encoder=TINY, lr=3e-3, batch_size=16, **epochs(6)), **kw})
 
 
 def final_state(run_dir) -> dict:
@@ -80,9 +92,9 @@ def assert_same_state(a: dict, b: dict):
             assert torch.equal(value, b["optimizer"][p][key]), (p, key)
 
 
-@pytest.mark.parametrize("mode, pairs", [("in-batch", 40 * 120), ("sampled", 80 * 16)])
-def test_pdt_learns(features, tmp_path, mode, pairs):
-    result = train_pdt(features, pdt_config(mode=mode, pairs_per_epoch=pairs), tmp_path)
+@pytest.mark.parametrize("mode, steps, pairs, passes", [("in-batch", 40, 40 * 120, 16), ("sampled", 80, 80 * 16, 32)])
+def test_pdt_learns(features, tmp_path, mode, steps, pairs, passes):
+    result = train_pdt(features, pdt_config(mode=mode, **budget(steps, 4, passes)), tmp_path)
     log = result.log
     assert list(log["pairs_seen"]) == [0, pairs // 4, pairs // 2, 3 * pairs // 4, pairs]
     assert log["train_loss"].iloc[-1] < 0.5 * log["train_loss"].iloc[1]
@@ -98,17 +110,18 @@ def test_pdt_learns(features, tmp_path, mode, pairs):
 
 
 def test_checkpoints_load_with_weights_only(features, tmp_path):
-    train_pdt(features, pdt_config(pairs_per_epoch=8 * 120, evals_per_epoch=1), tmp_path)
+    train_pdt(features, pdt_config(**budget(8, 1)), tmp_path)
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert {"model", "optimizer", "step", "rng", "sampler", "config", "running", "best"} <= set(ckpt)
     assert ckpt["step"] == 8 and ckpt["sampler"]["position"] == 8 and ckpt["config"]["mode"] == "in-batch"
-    assert PDTConfig(**ckpt["config"]) == pdt_config(pairs_per_epoch=8 * 120, evals_per_epoch=1)
+    # the config as given, with `auto` precision resolved to the one the run used
+    assert PDTConfig(**ckpt["config"]) == pdt_config(**budget(8, 1), precision=resolve("auto", "cpu"))
     assert torch.load(tmp_path / "best.pt", weights_only=True)["best"]["metric"] == "val_ua"
 
 
 @pytest.mark.parametrize("mode", ["in-batch", "sampled"])
 def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
-    config = pdt_config(mode=mode, pairs_per_epoch=12 * 120 if mode == "in-batch" else 12 * 16, evals_per_epoch=3)
+    config = pdt_config(mode=mode, **budget(12, 3, 16 if mode == "in-batch" else 32))
     train_pdt(features, config, tmp_path / "whole")
     whole = final_state(tmp_path / "whole")
     assert whole["step"] == 12
@@ -140,7 +153,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
 def test_a_truncated_checkpoint_is_named_with_what_to_do(features, tmp_path, name):
     from pdtlib.checkpoints import CheckpointError
 
-    config = pdt_config(pairs_per_epoch=2 * 120)
+    config = pdt_config(**budget(2))
     train_pdt(features, config, tmp_path, stop_after=1)
     path = tmp_path / name
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -151,24 +164,24 @@ def test_a_truncated_checkpoint_is_named_with_what_to_do(features, tmp_path, nam
 
 
 def test_same_seed_same_weights_other_seed_other_weights(features, tmp_path):
-    config = pdt_config(pairs_per_epoch=5 * 120, evals_per_epoch=1)
+    config = pdt_config(**budget(5, 1))
     train_pdt(features, config, tmp_path / "a")
     train_pdt(features, config, tmp_path / "b")
     assert_same_state(final_state(tmp_path / "a"), final_state(tmp_path / "b"))
-    train_pdt(features, pdt_config(pairs_per_epoch=5 * 120, evals_per_epoch=1, seed=1), tmp_path / "c")
+    train_pdt(features, pdt_config(**budget(5, 1), seed=1), tmp_path / "c")
     assert not torch.equal(final_state(tmp_path / "a")["model"]["encoder.fc.weight"],
                            final_state(tmp_path / "c")["model"]["encoder.fc.weight"])
 
 
 def test_resume_refuses_another_configuration(features, tmp_path):
-    train_pdt(features, pdt_config(pairs_per_epoch=2 * 120), tmp_path, stop_after=1)
+    train_pdt(features, pdt_config(**budget(2)), tmp_path, stop_after=1)
     with pytest.raises(ValueError, match="lr: checkpoint 0.003, now 0.001"):
-        train_pdt(features, pdt_config(pairs_per_epoch=2 * 120, lr=1e-3), tmp_path, resume=True)
+        train_pdt(features, pdt_config(**budget(2), lr=1e-3), tmp_path, resume=True)
 
 
 def test_resume_refuses_other_features_and_auto_starts_afresh(features, tmp_path):
     """A finished run must not be handed back for features that changed (even by one value)."""
-    config = pdt_config(pairs_per_epoch=2 * 120)
+    config = pdt_config(**budget(2))
     first = train_pdt(features, config, tmp_path)
     changed = np.array(features.features)
     changed[0, 0, 0] += 1  # one spectrogram value
@@ -200,8 +213,8 @@ def test_checkpoints_record_the_features_they_were_trained_on(tmp_path):
     """The input duration is the features' alone (no second copy in the training configs to
     disagree with it); every checkpoint carries the FeatureConfig, so a reader feeds it right."""
     longer = synthetic_features(sizes=(32, 16), frames=150, splits=("train", "val"))  # 1.5 s
-    train_pdt(longer, pdt_config(pairs_per_epoch=120, evals_per_epoch=1), tmp_path / "pdt")
-    train_classifier(longer, classifier_config(epochs=1), tmp_path / "classifier")
+    train_pdt(longer, pdt_config(**budget(1)), tmp_path / "pdt")
+    train_classifier(longer, classifier_config(**epochs(1)), tmp_path / "classifier")
     for name in ("pdt/best.pt", "pdt/checkpoint.pt", "classifier/checkpoint.pt"):
         encoder, info = load_encoder(tmp_path / name)
         assert info["features"] == longer.config.to_dict() and info["features"]["duration"] == 1.5
@@ -219,10 +232,10 @@ def test_an_empty_split_raises(tmp_path):
 
 
 def test_classifier_learns_and_resumes_exactly(features, tmp_path):
-    config = classifier_config()
+    config = classifier_config(**epochs(6, pool=96))  # train + val
     result = train_classifier(features, config, tmp_path / "whole")
     log = result.log
-    assert list(log["epoch"]) == [1, 2, 3, 4, 5, 6] and log["utterances_seen"].iloc[-1] == 6 * 96  # train + val
+    assert list(log["epoch"]) == [1, 2, 3, 4, 5, 6] and log["passes"].iloc[-1] == 6 * 96 == result.passes
     assert log["train_loss"].iloc[-1] < 0.3 * log["train_loss"].iloc[0]
     test = features.indices("test")
     assert (predict(result.model, features, test) == features.labels[test]).mean() > 0.7  # chance 0.25
@@ -233,7 +246,7 @@ def test_classifier_learns_and_resumes_exactly(features, tmp_path):
 
 
 def test_embed_is_batch_independent_and_leaves_train_mode(features, tmp_path):
-    result = train_pdt(features, pdt_config(pairs_per_epoch=4 * 120, evals_per_epoch=1), tmp_path)
+    result = train_pdt(features, pdt_config(**budget(4, 1)), tmp_path)
     encoder = result.encoder.train()
     rows = features.indices("val")
     big = embed(encoder, features, rows, batch_size=32)
@@ -243,7 +256,7 @@ def test_embed_is_batch_independent_and_leaves_train_mode(features, tmp_path):
 
 
 def test_sweep_selects_on_validation(features, tmp_path):
-    base = pdt_config(pairs_per_epoch=6 * 120, evals_per_epoch=2)
+    base = pdt_config(**budget(6, 2))
     table, best = sweep_pdt(features, base, tmp_path, margins=(0.0, 0.3), lams=(0.5, 1.0))
     assert len(table) == 4 and set(table["margin"]) == {0.0, 0.3} and set(table["lam"]) == {0.5, 1.0}
     assert table["val_pair_acc"].is_monotonic_decreasing
@@ -263,7 +276,7 @@ def test_sweep_selects_on_validation(features, tmp_path):
 def test_memmapped_float16_features_train_as_in_memory_ones(features, tmp_path):
     np.save(tmp_path / "features.npy", features.features)
     mapped = FeatureSet(np.load(tmp_path / "features.npy", mmap_mode="r"), features.table, features.config)
-    config = pdt_config(pairs_per_epoch=3 * 120, evals_per_epoch=1)
+    config = pdt_config(**budget(3, 1))
     train_pdt(features, config, tmp_path / "memory")
     train_pdt(mapped, config, tmp_path / "mapped")
     assert_same_state(final_state(tmp_path / "memory"), final_state(tmp_path / "mapped"))
@@ -271,7 +284,7 @@ def test_memmapped_float16_features_train_as_in_memory_ones(features, tmp_path):
 
 def test_classifier_takes_the_feature_sets_duration(tmp_path):
     longer = synthetic_features(sizes=(32, 16), frames=150, splits=("train", "val"))  # 1.5 s, T = 150
-    result = train_classifier(longer, classifier_config(epochs=1), tmp_path)
+    result = train_classifier(longer, classifier_config(**epochs(1, pool=48)), tmp_path)
     assert result.completed and result.steps == 48 // 16
     assert predict(result.model, longer).shape == (48,)
 
@@ -320,8 +333,8 @@ def recorded_speech(tmp_path_factory):
 def test_eval_mode_agrees_with_training_accuracy_on_recorded_speech(recorded_speech, tmp_path, seed):
     """The traditional classifier's eval-mode predictions on its own training rows say what its
     training accuracy says (before the fix: 0.52 against 0.74 at seed 1, 0.51 against 0.65 at seed 2)."""
-    config = ClassifierConfig(encoder=EncoderConfig(channels=(4, 8, 8, 8, 8)), lr=3e-3, batch_size=16, epochs=6,
-                              seed=seed)
+    config = ClassifierConfig(encoder=EncoderConfig(channels=(4, 8, 8, 8, 8)), lr=3e-3, batch_size=16, seed=seed,
+                              **budget(6 * (len(recorded_speech.indices("train", "val")) // 16)))
     result = train_classifier(recorded_speech, config, tmp_path)
     rows = recorded_speech.indices("train", "val")
     eval_accuracy = (predict(result.model, recorded_speech, rows) == recorded_speech.labels[rows]).mean()
@@ -348,7 +361,7 @@ def balanced_accuracy(y_true, y_pred) -> float:
 
 
 def test_pdt_logs_both_selection_signals_and_can_select_on_pairs(features, tmp_path):
-    result = train_pdt(features, pdt_config(pairs_per_epoch=8 * 120, evals_per_epoch=2, select_on="val_pair_acc"),
+    result = train_pdt(features, pdt_config(**budget(8, 2), select_on="val_pair_acc"),
                        tmp_path)
     log = result.log
     assert {"val_ua", "val_wa", "val_f1", "val_pair_acc"} <= set(log.columns) and log["val_ua"].notna().all()
@@ -359,10 +372,10 @@ def test_pdt_logs_both_selection_signals_and_can_select_on_pairs(features, tmp_p
 def test_bins_normalisation_is_fit_on_training_rows_only(features, tmp_path, train):
     encoder = EncoderConfig(channels=(4, 8, 8, 8, 8), embedding_dim=32, input_norm="bins")
     if train is train_pdt:
-        result = train(features, pdt_config(encoder=encoder, pairs_per_epoch=120, evals_per_epoch=1), tmp_path)
+        result = train(features, pdt_config(encoder=encoder, **budget(1)), tmp_path)
         rows = features.indices("train")
     else:
-        result = train(features, classifier_config(encoder=encoder, epochs=1), tmp_path)
+        result = train(features, classifier_config(encoder=encoder, **epochs(1)), tmp_path)
         rows = features.indices("train", "val")
     x = np.asarray(features.features[rows], dtype=np.float64)
     norm = result.model.encoder.input_norm

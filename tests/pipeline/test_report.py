@@ -44,7 +44,7 @@ def test_prepare_only_injects_parameters_without_running(tmp_path):
     prepared = sorted(p.name for p in tmp_path.glob("*.ipynb"))
     assert prepared == [b.name for b in notebooks()]
     text = (tmp_path / "03_train_pdt.ipynb").read_text()
-    assert "injected-parameters" in text and "pdt_epochs = 2" in text
+    assert "injected-parameters" in text and "max_passes = 160" in text
 
 
 @pytest.mark.parametrize("step, notebook", [
@@ -84,11 +84,11 @@ from pdtlib import paths, runs  # noqa: E402
 
 def test_smoke_shrinks_sizes_only_and_never_what_the_user_set(monkeypatch):
     params = load_params("params/iemocap.yaml", ["smoke=true", "iemocap_root=/nonexistent", "seed=7",
-                                                 "pdt_epochs=3"])
+                                                 "max_passes=3200"])
     paper, smoke = parameters.layered("params/iemocap.yaml"), parameters.smoke_sizes()
     assert params["corpus"] == "iemocap" and params["iemocap_root"] == "/nonexistent" and params["seed"] == 7
-    assert params["pdt_epochs"] == 3  # set by the user: kept
-    assert {k: params[k] for k in smoke if k != "pdt_epochs"} == {k: smoke[k] for k in smoke if k != "pdt_epochs"}
+    assert params["max_passes"] == 3200  # set by the user: kept
+    assert {k: params[k] for k in smoke if k != "max_passes"} == {k: smoke[k] for k in smoke if k != "max_passes"}
     unchanged = set(paper) - set(smoke) - {"smoke", "run", "iemocap_root", "seed"}
     assert {k: params[k] for k in unchanged} == {k: paper[k] for k in unchanged}  # split, pdt_mode, lr, ...
     assert params["run"] == "iemocap-paper-smoke"  # never the full run's folder
@@ -100,7 +100,7 @@ def test_smoke_shrinks_sizes_only_and_never_what_the_user_set(monkeypatch):
 def test_notebooks_take_the_drivers_values_as_they_are(monkeypatch):
     values = {**parameters.defaults(), "corpus": "manifest", "manifest": "/m.csv", "seed": 5, "smoke": True}
     alone = parameters.resolve(values)  # JupyterLab, nbval: the notebook applies the switch itself
-    assert alone.pdt_epochs == parameters.smoke_sizes()["pdt_epochs"] and alone.smoke is True
+    assert alone.max_passes == parameters.smoke_sizes()["max_passes"] and alone.smoke is True
     assert (alone.corpus, alone.manifest, alone.seed, alone.run) == ("manifest", "/m.csv", 5, "default-smoke")
     monkeypatch.setenv(parameters.RESOLVED_ENV, "1")  # under the report driver
     assert vars(parameters.resolve(values)) == values
@@ -180,14 +180,14 @@ def test_bad_values_fail_before_the_first_notebook(monkeypatch):
     fake_papermill(monkeypatch, calls=calls)
     argv = ["--params", "params/smoke.yaml", "--set", "pdt_lam=2", "--set", "svm_refit_on=val",
             "--set", "tsne_perplexity=0", "--set", "encoder_input_norm=bin", "--set", "baseline_lr=[]",
-            "--set", "pad=mirror", "--set", "baseline_epochs=2.5", "--set", "split=loso:9"]
+            "--set", "pad=mirror", "--set", "baseline_batch_size=2.5", "--set", "split=loso:9"]
     with pytest.raises(SystemExit) as exc:
         main(argv)
     message = str(exc.value)
-    for text in ("pdt_mode, pdt_lam, pdt_margin, pdt_lr, pdt_batch_size, pdt_pairs_per_epoch, pdt_epochs, "
-                 "pdt_evals_per_epoch, pdt_select_on, recalibrate_bn, seed: lam (λ of eq. 1) = 2", "svm_refit_on: 'val': choose one of", "tsne_perplexity: 0 must be > 0",
+    for text in ("pdt_mode, pdt_lam, pdt_margin, pdt_lr, pdt_batch_size, pdt_warmup, pdt_select_on, max_passes, "
+                 "eval_every, patience, recalibrate_bn, precision, seed: lam (λ of eq. 1) = 2", "svm_refit_on: 'val': choose one of", "tsne_perplexity: 0 must be > 0",
                  "input_norm must be one of", "baseline_lr is empty", "pad must be 'repeat' or 'zero'",
-                 "baseline_epochs: 2.5 must be a whole number", "split 'loso:9'"):
+                 "baseline_batch_size: 2.5 must be a whole number", "split 'loso:9'"):
         assert text.lower() in message.lower(), (text, message)
     assert calls == [] and not (paths.reports_dir() / "smoke").exists()
 
@@ -267,13 +267,13 @@ def test_make_passes_paths_with_spaces_whole(tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     out = subprocess.run(["make", "-n", "-C", str(paths.PROJ_ROOT), "report", "MANIFEST=/tmp/my corpus.csv",
-                          "IEMOCAP_ROOT=relative dir/IEMOCAP", "RUN=it's mine", "SET=seed=3 pdt_epochs=1"],
+                          "IEMOCAP_ROOT=relative dir/IEMOCAP", "RUN=it's mine", "SET=seed=3 max_passes=64"],
                          capture_output=True, text=True, timeout=60)
     [line] = [l for l in out.stdout.splitlines() if "-m pdtlib.report" in l]
     args = shlex.split(line)
     sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
     assert sets == ["run=it's mine", "iemocap_root=relative dir/IEMOCAP", "manifest=/tmp/my corpus.csv", "seed=3",
-                    "pdt_epochs=1"]
+                    "max_passes=64"]
     params = load_params(args[args.index("--params") + 1], sets)  # what the report then makes of them
     assert params["manifest"] == "/tmp/my corpus.csv"
     assert params["iemocap_root"] == str(Path.cwd() / "relative dir" / "IEMOCAP") and params["run"] == "it's mine"

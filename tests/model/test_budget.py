@@ -1,0 +1,80 @@
+"""The training budget (pdtlib.trainer): validation sets a run's length (early stopping after
+`patience` evaluations without improvement), the cap is in encoder passes, the same for both
+methods, a resumed run stops where an uninterrupted one does, and the notes say when a budget
+binds or training did not help."""
+
+import pandas as pd
+import pytest
+import torch
+
+from pdtlib.pipeline.selection import UNDERFIT_ACC, training_notes
+from pdtlib.train import ClassifierTrainer, train_classifier, train_pdt
+
+from test_train import assert_same_state, classifier_config, final_state, pdt_config, synthetic_features
+
+
+@pytest.fixture(scope="module")
+def features():
+    return synthetic_features(sizes=(64, 32, 8))
+
+
+def test_validation_stops_a_run_before_the_cap_and_a_resume_stops_at_the_same_step(features, tmp_path):
+    # the synthetic classes separate within a few steps: validation UA stops improving long before the cap
+    config = pdt_config(max_passes=400 * 16, eval_every=2, patience=3)
+    whole = train_pdt(features, config, tmp_path / "whole")
+    log = whole.log
+    assert whole.completed and whole.stopped == "patience" and whole.steps < config.total_steps
+    assert (log["step"] > whole.best["step"]).sum() == 3 and log["step"].iloc[-1] == whole.steps
+    assert whole.passes == whole.steps * 16 and list(log["passes"]) == list(log["step"] * 16)
+
+    train_pdt(features, config, tmp_path / "resumed", stop_after=whole.steps - 3)
+    resumed = train_pdt(features, config, tmp_path / "resumed", resume=True)
+    assert (resumed.steps, resumed.stopped) == (whole.steps, "patience")
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "resumed"))
+
+
+def test_without_patience_a_run_goes_to_the_cap_in_encoder_passes(features, tmp_path):
+    pdt = train_pdt(features, pdt_config(max_passes=10 * 16, eval_every=5, patience=0), tmp_path / "pdt")
+    assert (pdt.stopped, pdt.steps, pdt.passes) == ("cap", 10, 160)
+    # the same cap in passes gives the sampled PDT (2 passes a pair) half the steps
+    sampled = train_pdt(features, pdt_config(mode="sampled", max_passes=160, eval_every=5, patience=0), tmp_path / "s")
+    assert (sampled.steps, sampled.passes) == (5, 160)
+    classifier = train_classifier(features, classifier_config(max_passes=160, eval_every=5, patience=0), tmp_path / "c")
+    assert (classifier.stopped, classifier.passes) == ("cap", 160)
+
+
+def test_warmup_raises_the_learning_rate_linearly(features, tmp_path):
+    trainer = ClassifierTrainer(features, classifier_config(lr=1e-3, warmup=4), tmp_path, torch.device("cpu"))
+    rates = []
+    for step in range(6):
+        trainer.fit_batch(step)
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def log_of(values, train_acc=0.99, steps=None):
+    steps = steps or [25 * i for i in range(len(values))]
+    return pd.DataFrame({"step": steps, "val_ua": values, "train_loss": [1.0 - 0.1 * i for i in range(len(values))],
+                         "train_acc": train_acc})
+
+
+def chosen_at(log, i):
+    return {"step": int(log["step"].iloc[i]), "metric": "val_ua", "value": float(log["val_ua"].iloc[i])}
+
+
+def test_notes_say_when_training_did_not_help_or_a_budget_binds():
+    flat = log_of([0.55, 0.50, 0.52, 0.54])
+    notes = training_notes(flat, chosen_at(flat, 0), "patience")
+    assert any("initial, untrained encoder (step 0" in n and "best after it 54.0%" in n for n in notes)
+
+    rising = log_of([0.40, 0.50, 0.60, 0.70])
+    notes = training_notes(rising, chosen_at(rising, 3), "cap", max_passes=40_000)
+    assert any("came at the last evaluation, at the cap of 40,000 encoder passes" in n and "raise max_passes" in n
+               for n in notes)
+    assert training_notes(rising, chosen_at(rising, 3), "patience") == []
+
+    never = log_of([0.60, 0.60, 0.58], steps=[25, 50, 75])  # a classifier: no step-0 row
+    assert any("never rose above its first value (60.0%)" in n for n in training_notes(never, chosen_at(never, 0), "patience"))
+
+    underfit = log_of([0.40, 0.50, 0.60], train_acc=UNDERFIT_ACC - 0.2)
+    assert any("under-fit" in n for n in training_notes(underfit, chosen_at(underfit, 2), "patience"))
