@@ -36,7 +36,7 @@ import pandas as pd
 
 from .. import EMOTIONS
 from .folds import fold_splits, parse_fold, speaker_folds
-from .table import CorpusError, audio_duration, drop_repeated_recordings, validate_table
+from .table import CorpusError, audio_duration, repeated_recordings, validate_table
 
 REQUIRED = ("path", "label", "speaker", "split")
 OPTIONAL = ("session", "gender", "utterance_id")
@@ -146,14 +146,14 @@ def _drop_repeated_rows(df: pd.DataFrame, csv_path: Path, within) -> pd.DataFram
     name) within one `within` group are dropped with a printed note naming them: a corpus copied
     twice into one folder is common and harmless once counted once. Across groups they stay, for
     validate_table to refuse (one recording under two labels or in two splits is the user's call)."""
-    kept, notes = drop_repeated_recordings(df, within)
-    if notes:
-        shown = "\n".join(f"  {note}" for note in notes[:10])
+    repeats = repeated_recordings(df, within)
+    if len(repeats):
+        notes = [f"  {df.at[i, 'path']} (the same recording as {df.at[j, 'path']})" for i, j in repeats.items()]
         more = f"\n  ... and {len(notes) - 10} more" if len(notes) > 10 else ""
         same = " and ".join([", ".join(within[:-1]), within[-1]])
         print(f"manifest {csv_path.name}: dropped {len(notes)} of {len(df)} rows that repeat the recording of an "
-              f"earlier row with the same {same} (the first row kept):\n{shown}{more}")
-    return kept.reset_index(drop=True)
+              f"earlier row with the same {same} (the first row kept):\n" + "\n".join(notes[:10]) + more)
+    return df.drop(index=repeats.index).reset_index(drop=True)
 
 
 def _normalise_splits(df: pd.DataFrame, csv_path: Path) -> pd.Series:

@@ -127,23 +127,21 @@ def recording_keys(paths: pd.Series) -> pd.Series:
     return resolved.map(key_of)
 
 
-def drop_repeated_recordings(df: pd.DataFrame, within) -> tuple[pd.DataFrame, list[str]]:
-    """Drop rows that repeat the recording of an earlier row with the same values of the columns
-    `within` (e.g. split, speaker and label): a copy counted twice changes no split and no label, so
-    keeping the first is safe. Returns the kept rows and one note per dropped row, naming it and
-    the row it repeats. Repeats across those columns stay (validate_table refuses them: which row
-    is right is the user's call), and so do rows whose file is missing (validate_table names them)."""
+def repeated_recordings(df: pd.DataFrame, within) -> pd.Series:
+    """The rows that repeat the recording (recording_keys) of an earlier row with the same values
+    of the columns `within` (e.g. split, speaker and label), as a Series: index of the repeat ->
+    index of the first row. A copy counted twice changes no split and no label, so a caller may
+    drop them; repeats across those columns are left to validate_table, which refuses them (which
+    row is right is the user's call), and so are rows whose file is missing (it names them)."""
     exists = df["path"].map(lambda p: Path(p).is_file())
-    recordings = recording_keys(df.loc[exists, "path"])
-    first_of, dropped, notes = {}, [], []
-    for i, recording in recordings.items():
+    first_of, repeats = {}, {}
+    for i, recording in recording_keys(df.loc[exists, "path"]).items():
         group = (*(str(df.at[i, c]) for c in within), recording)
         if group in first_of:
-            dropped.append(i)
-            notes.append(f"{df.at[i, 'path']} (the same recording as {df.at[first_of[group], 'path']})")
+            repeats[i] = first_of[group]
         else:
             first_of[group] = i
-    return df.drop(index=dropped), notes
+    return pd.Series(repeats, dtype=object)
 
 
 @functools.lru_cache(maxsize=1 << 16)
