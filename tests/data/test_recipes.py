@@ -9,6 +9,7 @@ import public_corpora as make
 from tiny_corpora import make_iemocap
 
 from pdtlib import EMOTIONS
+from pdtlib.cli import main as pdt
 from pdtlib.corpora import CorpusError, load_iemocap, load_manifest
 from pdtlib.corpora.prepare import main as prepare_main
 from pdtlib.corpora.prepare import prepare_corpus
@@ -221,3 +222,19 @@ def test_a_folder_without_the_naming_says_what_was_expected(tmp_path):
 def test_too_few_speakers_for_a_split(tmp_path):
     with pytest.raises(CorpusError, match=r"2 actors found \(actor01, actor02\): a speaker-independent"):
         prepare_corpus("ravdess", make.ravdess(tmp_path / "src", actors=(1, 2)), tmp_path / "m.csv")
+
+
+def test_the_pdt_corpus_command(tmp_path, capsys):
+    source, out = make.savee(tmp_path / "src"), tmp_path / "out" / "savee.csv"
+    assert pdt(["corpus", "savee", str(source), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "kept      12 in the four classes (happy 3, angry 3, neutral 3, sad 3)" in printed
+    assert "3 folds of 1 speaker" in printed and f"wrote     {out} (12 rows)" in printed
+    assert pdt(["corpus", "savee", str(source), "--out", str(out)]) == 2  # exists: --force
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert pdt(["corpus", "savee", str(source), "--out", str(out), "--force"]) == 0
+    assert pdt(["corpus", "nope", str(source), "--out", str(out)]) == 2
+    assert "known corpora: ravdess" in capsys.readouterr().err
+    assert pdt(["corpus", "tess", str(source), "--out", str(tmp_path / "t.csv")]) == 2
+    assert prepare_main(["SAVEE", str(source), "--out", str(tmp_path / "m.csv")]) == 0  # python -m entry
+    assert load_manifest(tmp_path / "m.csv", split="fold:2/3")["speaker"].nunique() == 3
