@@ -141,6 +141,12 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_corpus(args, fail: Failures) -> int:
+    from .corpora.prepare import run  # the recipes live in pdtlib/corpora; this only runs them
+
+    return run(args)
+
+
 def describe(bundle: Bundle) -> str:
     """What `pdt info` prints: corpus, parameters and scores of a bundle, one labelled line each."""
     info, cfg, enc = bundle.info, bundle.feature_config, bundle.encoder_config
@@ -275,6 +281,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the same, as the other commands take it")
     info.add_argument("--json", action="store_true", help="print the whole bundle.json instead")
     info.set_defaults(run=cmd_info)
+
+    from .corpora.prepare import add_arguments as add_corpus_arguments
+
+    corpus = sub.add_parser("corpus", help="write a public corpus (RAVDESS, CREMA-D, EmoDB, ...) as a manifest",
+                            description=(
+        "Read a public emotion corpus in its own file naming and write a manifest CSV: the four classes,\n"
+        "speakers, genders, a speaker-disjoint split and speaker folds; copies dropped, a partial\n"
+        "download named with what it lacks (docs/corpora.md).\n\n"
+        "example:\n  pdt corpus ravdess ~/data/ravdess --out ~/data/ravdess/manifest.csv\n"
+        "  make report CORPUS=manifest MANIFEST=~/data/ravdess/manifest.csv"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_corpus_arguments(corpus)
+    corpus.set_defaults(run=cmd_corpus)
     return parser
 
 

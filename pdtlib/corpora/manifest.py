@@ -20,6 +20,11 @@ no split column; see corpora.folds). For example::
   appear in two splits (a speaker-independent protocol, as the paper's, §3).
 - utterance_id: defaults to the file name without extension, which must then be unique.
 - gender: F/M (female/male, w/woman, man also read); empty when unknown.
+
+One recording, one row: a row whose file, or whose bytes under another name, repeat an earlier
+row's with the same split, speaker and label is dropped with a printed note naming both (a corpus
+unpacked twice into one folder); across splits, speakers or labels it stays an error
+(table.validate_table). Only files whose sizes collide are hashed.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import pandas as pd
 
 from .. import EMOTIONS
 from .folds import fold_splits, parse_fold, speaker_folds
-from .table import CorpusError, audio_duration, validate_table
+from .table import CorpusError, audio_duration, repeated_recordings, validate_table
 
 REQUIRED = ("path", "label", "speaker", "split")
 OPTIONAL = ("session", "gender", "utterance_id")
@@ -80,9 +85,13 @@ def load_manifest(csv_path, strict: bool = False, split: str = "paper") -> pd.Da
     raw = raw.apply(lambda col: col.str.strip())
 
     df = _keep_known_labels(raw, csv_path, strict)
-    df["split"] = (fold_splits(speaker_folds(df, fold[1], f"manifest {csv_path}"), *fold) if fold
-                   else _normalise_splits(df, csv_path))
     df["path"] = df["path"].map(lambda p: _resolve(p, csv_path.parent))
+    if fold:  # folds group speakers, so a speaker's copies share a split whichever fold it lands in
+        df = _drop_repeated_rows(df, csv_path, within=("speaker", "label"))
+        df["split"] = fold_splits(speaker_folds(df, fold[1], f"manifest {csv_path}"), *fold)
+    else:
+        df["split"] = _normalise_splits(df, csv_path)
+        df = _drop_repeated_rows(df, csv_path, within=("split", "speaker", "label"))
     df["utterance_id"] = _utterance_ids(df, csv_path)
     df["gender"] = df.get("gender", pd.Series("", index=df.index)).map(
         lambda g: GENDER_ALIASES.get(g.lower(), g))
@@ -130,6 +139,21 @@ def _keep_known_labels(raw: pd.DataFrame, csv_path: Path, strict: bool) -> pd.Da
     if df.empty:
         raise CorpusError(f"manifest {csv_path}: no rows left with a label among {EMOTIONS} or their aliases")
     return df.reset_index(drop=True)
+
+
+def _drop_repeated_rows(df: pd.DataFrame, csv_path: Path, within) -> pd.DataFrame:
+    """Rows repeating an earlier row's recording (the same file, or the same bytes under another
+    name) within one `within` group are dropped with a printed note naming them: a corpus copied
+    twice into one folder is common and harmless once counted once. Across groups they stay, for
+    validate_table to refuse (one recording under two labels or in two splits is the user's call)."""
+    repeats = repeated_recordings(df, within)
+    if len(repeats):
+        notes = [f"  {df.at[i, 'path']} (the same recording as {df.at[j, 'path']})" for i, j in repeats.items()]
+        more = f"\n  ... and {len(notes) - 10} more" if len(notes) > 10 else ""
+        same = " and ".join([", ".join(within[:-1]), within[-1]])
+        print(f"manifest {csv_path.name}: dropped {len(notes)} of {len(df)} rows that repeat the recording of an "
+              f"earlier row with the same {same} (the first row kept):\n" + "\n".join(notes[:10]) + more)
+    return df.drop(index=repeats.index).reset_index(drop=True)
 
 
 def _normalise_splits(df: pd.DataFrame, csv_path: Path) -> pd.Series:

@@ -16,6 +16,7 @@ One row per utterance, columns `COLUMNS`:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -108,8 +109,51 @@ def _content_keys(resolved: pd.Series) -> pd.Series:
     keys = pd.Series(None, index=resolved.index, dtype=object)
     shared = sizes.duplicated(keep=False) & ~resolved.duplicated(keep=False)  # same paths: reported above
     for i in resolved.index[shared]:
-        keys[i] = f"{sizes[i]}:{sha256_file(resolved[i])}"
+        keys[i] = f"{sizes[i]}:{_content_hash(resolved[i])}"
     return keys
+
+
+def recording_keys(paths: pd.Series) -> pd.Series:
+    """Per row, a key that rows of one recording share: the same file (links and `..` resolved) or
+    the same bytes under another name. The content is hashed only where a file's size is shared
+    by another file, so a corpus of distinct recordings costs a stat per file."""
+    resolved = paths.map(lambda p: str(Path(p).resolve()))
+    files = pd.Series(resolved.unique())
+    sizes = files.map(lambda p: os.stat(p).st_size)
+    key_of = dict(zip(files, files))
+    shared = sizes.duplicated(keep=False)
+    for path, size in zip(files[shared], sizes[shared]):
+        key_of[path] = f"{size}:{_content_hash(path)}"
+    return resolved.map(key_of)
+
+
+def repeated_recordings(df: pd.DataFrame, within) -> pd.Series:
+    """The rows that repeat the recording (recording_keys) of an earlier row with the same values
+    of the columns `within` (e.g. split, speaker and label), as a Series: index of the repeat ->
+    index of the first row. A copy counted twice changes no split and no label, so a caller may
+    drop them; repeats across those columns are left to validate_table, which refuses them (which
+    row is right is the user's call), and so are rows whose file is missing (it names them)."""
+    exists = df["path"].map(lambda p: Path(p).is_file())
+    first_of, repeats = {}, {}
+    for i, recording in recording_keys(df.loc[exists, "path"]).items():
+        group = (*(str(df.at[i, c]) for c in within), recording)
+        if group in first_of:
+            repeats[i] = first_of[group]
+        else:
+            first_of[group] = i
+    return pd.Series(repeats, dtype=object)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def _content_hash(path: str) -> str:
+    """SHA-256 of a corpus file, remembered while its size and mtime stay: a loader that checks
+    for repeats twice (drop, then refuse) reads each file once."""
+    status = os.stat(path)
+    return _cached_sha256(path, status.st_size, status.st_mtime_ns)
 
 
 def sha256_file(path) -> str:

@@ -142,3 +142,40 @@ def test_the_same_wav_under_two_ids_in_two_splits_is_refused(tmp_path):
     with pytest.raises(CorpusError, match="2 rows use the same file as another row") as err:
         load_manifest(csv)
     assert "one" in str(err.value) and "three" in str(err.value)
+
+
+def test_a_copy_within_one_split_speaker_and_label_is_dropped_with_a_note(tmp_path, capsys):
+    """A corpus unpacked twice: the copy (other folder, same bytes) and the same row twice are
+    dropped, the first row in file order kept, and the note names both files of each pair."""
+    rows = [("a/x.wav", "sad", "s1", "train"), ("b/y.wav", "angry", "s2", "test"), ("a/z.wav", "happy", "s1", "train")]
+    csv = write_manifest(tmp_path, rows)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "x2.wav").write_bytes((tmp_path / "a" / "x.wav").read_bytes())
+    csv.write_text(csv.read_text() + "copy/x2.wav,sad,s1,train\nb/y.wav,angry,s2,test\n")
+    df = load_manifest(csv)
+    assert df["utterance_id"].tolist() == ["x", "y", "z"]
+    out = capsys.readouterr().out
+    assert "dropped 2 of 5 rows that repeat the recording of an earlier row with the same split, speaker and label" in out
+    assert f"{tmp_path / 'copy' / 'x2.wav'} (the same recording as {tmp_path / 'a' / 'x.wav'})" in out
+    assert f"{tmp_path / 'b' / 'y.wav'} (the same recording as {tmp_path / 'b' / 'y.wav'})" in out
+
+
+@pytest.mark.parametrize("other, what", [("s1,train,happy", "label"), ("s2,train,sad", "speaker")])
+def test_a_copy_across_labels_or_speakers_is_still_refused(tmp_path, other, what):
+    speaker, split, label = other.split(",")
+    csv = write_manifest(tmp_path, [("x.wav", "sad", "s1", "train"), ("w.wav", "angry", "s3", "test")])
+    (tmp_path / "x2.wav").write_bytes((tmp_path / "x.wav").read_bytes())
+    csv.write_text(csv.read_text() + f"x2.wav,{label},{speaker},{split}\n")
+    with pytest.raises(CorpusError, match="2 rows use the same audio content as another row") as err:
+        load_manifest(csv)
+    assert "x2.wav" in str(err.value), what
+
+
+def test_copies_are_dropped_before_folds_are_made(tmp_path, capsys):
+    rows = [(f"{s}/{s}_{i}.wav", label, s) for s in ("s1", "s2", "s3") for i, label in enumerate(("sad", "happy"))]
+    csv = write_manifest(tmp_path, rows, header="path,label,speaker")  # fold:K/N needs no split column
+    (tmp_path / "s1" / "copy.wav").write_bytes((tmp_path / "s1" / "s1_0.wav").read_bytes())
+    csv.write_text(csv.read_text() + "s1/copy.wav,sad,s1\n")
+    df = load_manifest(csv, split="fold:1/3")
+    assert len(df) == 6 and "copy" not in df["utterance_id"].tolist()
+    assert "the same speaker and label (the first row kept)" in capsys.readouterr().out
