@@ -4,6 +4,7 @@ the arguments, calls pdtlib.predict (the same as a library call) and prints what
     pdt predict clip.wav recordings/ --model reports/default        emotion + SVM scores per file
     pdt embed recordings/ my_corpus.csv --out vectors.parquet        256-D vectors per file
     pdt info reports/default                                         what the model is and how it scored
+    pdt corpus ravdess ~/data/RAVDESS --out ravdess.csv             a public corpus as a manifest (docs/corpora.md)
 
 INPUT: audio files, folders (searched recursively for AUDIO_EXTENSIONS) or manifest CSVs
 (corpora.manifest: their labels, speakers and ids come along). Any sample rate, any channel
@@ -141,7 +142,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_corpus(args, fail: Failures) -> int:
+def cmd_corpus(args) -> int:
     from .corpora.prepare import run  # the recipes live in pdtlib/corpora; this only runs them
 
     return run(args)

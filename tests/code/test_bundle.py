@@ -42,7 +42,7 @@ def build_tiny_bundle(base: Path) -> SimpleNamespace:
         table = load_iemocap(root)
         features = load_features(table, FeatureConfig(duration=4.0), cache_root=base / "cache", progress=False)
         config = PDTConfig(encoder=EncoderConfig(channels=(4, 8, 8, 8, 8)), mode="in-batch", lr=1e-3, batch_size=16,
-                           pairs_per_epoch=600, eval_pairs=500)
+                           max_passes=5 * 16, eval_every=5, patience=0, eval_pairs=500)
         result = train_pdt(features, config, base / "run" / "checkpoints" / "pdt", resume=True)
         encoder = result.encoder.eval()
         vectors = embed(encoder, features)
