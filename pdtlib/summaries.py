@@ -118,8 +118,12 @@ def padding_note(table: pd.DataFrame, durations) -> str:
     padding at 7 s, which the reader should know."""
     seconds = table["duration_s"].to_numpy(dtype=float)
     shares = ", ".join(f"{100 * np.mean(seconds < d):.0f}% at {d:g} s" for d in sorted(durations))
+    padded = [d for d in sorted(durations) if d > 4 and np.mean(seconds < d) > 0.75]
     return (f"Utterances shorter than the clip and padded to it ({shares}); median length "
-            f"{np.median(seconds):.1f} s.")
+            f"{np.median(seconds):.1f} s."
+            + (f" At {', '.join(f'{d:g}' for d in padded)} s more than three quarters of the utterances are padded: "
+               "those rows test padding more than longer context on this corpus (a study leaves them out)."
+               if padded else ""))
 
 
 def _listed(values, most: int = 12) -> str:

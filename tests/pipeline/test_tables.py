@@ -33,8 +33,10 @@ def test_the_protocol_names_sessions_or_else_speakers():
 
 def test_the_padding_note_says_how_much_is_padding():
     short = pd.DataFrame({"duration_s": [2.0, 2.0, 2.0, 5.5]})
-    assert pipeline.padding_note(short, [4.0, 7.0]).startswith(
-        "Utterances shorter than the clip and padded to it (75% at 4 s, 100% at 7 s)")
+    note = pipeline.padding_note(short, [4.0, 7.0])
+    assert note.startswith("Utterances shorter than the clip and padded to it (75% at 4 s, 100% at 7 s)")
+    assert "At 7 s more than three quarters of the utterances are padded" in note  # 4 s is the PDT's: never named
+    assert "three quarters" not in pipeline.padding_note(pd.DataFrame({"duration_s": [6.0, 8.0]}), [4.0, 7.0])
 
 
 def confusion(predicted_classes: int, n: int = 8) -> list:
