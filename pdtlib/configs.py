@@ -46,7 +46,7 @@ def _check_budget(config) -> None:
 # The budget's defaults (docs/protocol.md, "Training budgets"): the same for both methods.
 MAX_PASSES = 40_000  # the cap in encoder passes (utterances encoded): 1250 steps of 32
 EVAL_EVERY = 25  # steps between validation evaluations (800 passes at batch 32)
-PATIENCE = 8  # evaluations without a better validation value before stopping (6400 passes)
+PATIENCE = 6  # evaluations without a better validation value before stopping (4800 passes)
 
 
 @dataclass
