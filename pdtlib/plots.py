@@ -236,3 +236,39 @@ def plot_study(cells: pd.DataFrame, summary: pd.DataFrame, *, title: str = "Tabl
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left", ncol=2)
     return fig
+
+
+def plot_compare(differences: pd.DataFrame, *, paper: float | None = None,
+                 title: str = "PDT + SVM against the other methods, per study") -> Figure:
+    """A forest plot: one line per study x comparison (PDT + SVM minus the traditional row, minus
+    eGeMAPS + SVM, ...), its mean difference (a point) and 95% interval (a bar), a solid line at 0
+    (no difference) and, dashed, the paper's claim (`paper`, PDT + SVM minus traditional 4 s).
+
+    differences: study.compare_table's rows with a difference: study, corpus, method, diff, diff_low,
+                 diff_high, diff_n (UA points).
+    """
+    fig = Figure(figsize=(8.5, 0.45 * len(differences) + 2.0), layout="constrained")
+    ax = fig.subplots()
+    methods = list(dict.fromkeys(differences["method"]))
+    colors = dict(zip(methods, sns.color_palette("colorblind", max(len(methods), 1))))
+    pos = np.arange(len(differences))[::-1]  # the first study on top, as in the table
+    labelled = set()
+    for y, row in zip(pos, differences.itertuples()):
+        # no interval (a single cell): the point alone, not a bar of zero width that reads as certainty
+        span = [[row.diff - row.diff_low], [row.diff_high - row.diff]] if row.diff_low == row.diff_low else None
+        ax.errorbar(row.diff, y, xerr=span, fmt="o", color=colors[row.method], capsize=4, lw=1.5,
+                    label=None if row.method in labelled else f"PDT + SVM − {row.method}")
+        labelled.add(row.method)
+    labels = [f"{r.study}" + (f" ({r.corpus})" if isinstance(r.corpus, str) and r.corpus else "")
+              + f": − {r.method}, n {int(r.diff_n)}" for r in differences.itertuples()]
+    ax.axvline(0, color="k", lw=1)
+    if paper is not None:
+        ax.axvline(paper, color="0.35", ls="--", lw=1.2, label=f"paper: {paper:+.2f}")
+    ax.set(yticks=pos, yticklabels=labels, xlabel="UA difference (points): PDT + SVM minus the row")
+    # over the whole figure, not the axes: the study labels on the left take much of the width
+    fig.suptitle(f"{title}\npoint = mean over cells, bar = 95% bootstrap interval", fontsize=11)
+    for y in pos[1:][differences["study"].to_numpy()[1:] != differences["study"].to_numpy()[:-1]]:
+        ax.axhline(y + 0.5, color="0.8", lw=0.8)  # where one study's lines end and the next one's begin
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return fig

@@ -2,6 +2,7 @@
 table with intervals and paired tests. `make report` is one run; a study is the path to a claim.
 
     python -m pdtlib.study params/study-default.yaml [--address ray://head:10001] [--no-ray] [--set key=value]
+    python -m pdtlib.study compare reports/study-A reports/study-B ... [--out reports/compare]
 
 A study file (`params/study-*.yaml`) names the base parameter file, the training seeds, the folds
 (`split` values: `paper` / `loso:K` for IEMOCAP's layout, `fold:K/N` for manifests), overrides for
@@ -18,10 +19,19 @@ A cell whose run.json says `complete` for the same parameters is skipped; a fail
 and the others go on. Then notebook `09_study` reads every cell's Table 3 and writes
 `reports/<study>/table3_study.md/.csv`, `paired.md/.csv`, `cells.md/.csv` and `figures/study.*`.
 
-Statistics (`summarise`, `paired`): per Table 3 row, the mean, standard deviation, a 95% t-interval
-of the mean and n cells; per row against PDT + SVM (row 5), the mean of the paired differences over
-the cells both have, its 95% bootstrap interval (scipy.stats.bootstrap, percentile, 9999 resamples)
-and the Wilcoxon signed-rank p-value (scipy.stats.wilcoxon), with n.
+Statistics (`summarise`, `paired`, in `study_stats`): per Table 3 row, the mean, standard deviation,
+a 95% t-interval of the mean and n cells; per row against PDT + SVM (row 5), the mean of the paired
+differences over the cells both have, its 95% bootstrap interval (scipy.stats.bootstrap, percentile,
+9999 resamples) and the Wilcoxon signed-rank p-value (scipy.stats.wilcoxon), with n. Bounds are
+clipped to what a percentage (or a difference of two) can be, and a row over fewer than 5 cells says
+that its interval rests on few cells.
+
+`compare` sets studies side by side, e.g. one per corpus, from the `cells.csv` each study folder
+holds (notebook 09 writes it; the cells' run folders are not needed, so committed results suffice):
+one table of study (and corpus) x Table 3 row, UA mean ± sd [95% interval] and n, and per study
+PDT + SVM minus the traditional row (exp 1, 4 s) and minus eGeMAPS + SVM (exp 7), paired over its
+cells -> `<out>/compare.md` / `.csv` and a forest plot `<out>/figures/compare.*` beside the paper's
+claim (+5.24 UA points over the traditional row).
 """
 
 from __future__ import annotations
@@ -34,16 +44,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import params as parameters
 from . import paths
+from .atomic import atomic_path, write_text
 from .progress import progress
 from .runs import params_hash, read_record, run_dir
-
-REFERENCE_EXP = 5  # PDT + SVM: the row every other row is compared with
+# the statistics live in study_stats (this module would pass 400 lines); `study.summarise` etc. stay
+# where notebook 09 and the tests have always called them
+from .study_stats import (FEW_CELLS, FEW_NOTE, PAPER_CLAIM, REFERENCE_EXP, compare_differences,  # noqa: F401
+                          compare_shown, compare_table, in_words, paired, summarise, summary_table)
 
 
 @dataclass
@@ -209,7 +220,7 @@ def summarise_notebook(study: Study) -> Path:
 
 def collect(study: Study) -> pd.DataFrame:
     """Every complete cell's Table 3 rows that it ran, long: cell, seed, fold, exp, method, duration,
-    paper_ua, ua, wa, f1."""
+    paper_ua, ua, wa, f1, and corpus where the cells' table3.csv has it."""
     frames = []
     for name, values in study.cells().items():
         path = paths.reports_dir() / values["run"] / "table3.csv"
@@ -219,88 +230,83 @@ def collect(study: Study) -> pd.DataFrame:
         raise ValueError(f"study {study.name}: no complete cell yet (run `python -m pdtlib.study {study.source}`)")
     table = pd.concat(frames, ignore_index=True).dropna(subset=["ua"])  # rows the study leaves out: no UA
     columns = ["cell", "seed", "fold", "exp", "method", "duration", "paper_ua", "ua", "wa", "f1"]
+    columns += ["corpus"] if "corpus" in table else []  # so cells.csv says which corpus, for `compare`
     return table[columns].reset_index(drop=True)
 
 
-def summarise(cells: pd.DataFrame, metrics=("ua", "wa", "f1")) -> pd.DataFrame:
-    """Per Table 3 row that any cell ran: for each metric the mean, sd, 95% t-interval of the mean and n
-    (the cells that ran it)."""
-    rows = []
-    run = cells.dropna(subset=["ua"])  # rows a study leaves out (e.g. durations) have no cell
-    for (exp, method, duration, paper), group in run.groupby(["exp", "method", "duration", "paper_ua"],
-                                                             dropna=False, sort=True):
-        row = {"exp": exp, "method": method, "duration": duration, "paper_ua": paper}
-        for metric in metrics:
-            values = group[metric].dropna().to_numpy(dtype=float)
-            n, mean = len(values), values.mean() if len(values) else np.nan
-            sd = values.std(ddof=1) if n > 1 else np.nan
-            low, high = (stats.t.interval(0.95, n - 1, loc=mean, scale=sd / np.sqrt(n)) if n > 1 and sd > 0
-                         else (mean, mean) if n > 1 else (np.nan, np.nan))
-            row.update({f"{metric}_mean": mean, f"{metric}_sd": sd, f"{metric}_low": low, f"{metric}_high": high,
-                        f"{metric}_n": n})
-        rows.append(row)
-    return pd.DataFrame(rows).sort_values("exp").reset_index(drop=True)
+# ---------------------------------------------------------------- studies side by side
+
+def find_study_folder(where) -> Path:
+    """A study folder as typed (from here, or from the project root), or a study name under reports/."""
+    for candidate in (Path(where), paths.PROJ_ROOT / where, paths.reports_dir() / where):
+        if (candidate / "cells.csv").exists():
+            return candidate
+    raise ValueError(f"{where}: no cells.csv there, nor under {paths.shown(paths.reports_dir())}; a study folder "
+                     "gets it from notebook 09_study (python -m pdtlib.study STUDY_FILE)")
 
 
-def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """`summarise`'s table as a reader sees it: per metric "mean ± sd [low, high]", n, the paper's UA
-    (blank where the paper has no such row)."""
-    shown = pd.DataFrame({"Exp": summary["exp"], "Method": summary["method"],
-                          "Duration (s)": summary["duration"].map(lambda v: _or_blank(v, "g")),
-                          "Paper UA": summary["paper_ua"].map(lambda v: _or_blank(v, ".2f"))})
-    for metric, name in (("ua", "UA"), ("wa", "WA"), ("f1", "Macro-F1")):
-        shown[name] = [f"{mean:.2f} ± {sd:.2f} [{low:.2f}, {high:.2f}]" for mean, sd, low, high in
-                       summary[[f"{metric}_mean", f"{metric}_sd", f"{metric}_low", f"{metric}_high"]].to_numpy()]
-    shown["n"] = summary["ua_n"]
-    return shown
+def read_cells(folder) -> pd.DataFrame:
+    """The cells of a study from its committed cells.csv, the rows it ran (with a UA)."""
+    path = Path(folder) / "cells.csv"
+    cells = pd.read_csv(path)
+    missing = sorted({"cell", "exp", "method", "duration", "paper_ua", "ua"} - set(cells.columns))
+    if missing:
+        raise ValueError(f"{paths.shown(path)}: columns {missing} missing; is it a study's cells.csv?")
+    return cells.dropna(subset=["ua"])
 
 
-def _or_blank(value, fmt: str) -> str:
-    return "" if pd.isna(value) else format(value, fmt)
+def compare(folders, out=None, seed: int = 0) -> pd.DataFrame:
+    """Studies side by side (`study_stats.compare_table`), each named by its folder -> <out>/compare.md
+    and .csv, and the forest plot <out>/figures/compare.png and .svg; out defaults to reports/compare."""
+    from . import plots  # matplotlib: only once there is a figure to draw
+
+    found = [find_study_folder(f) for f in folders]
+    names = [f.resolve().name for f in found]
+    if len(set(names)) < len(names):
+        raise ValueError(f"two study folders share a name ({', '.join(names)}): the table tells studies by name")
+    table = compare_table({name: read_cells(f) for name, f in zip(names, found)}, seed=seed)
+    out = Path(out) if out is not None else paths.reports_dir() / "compare"
+    write_compare(table, out)
+    fig = plots.plot_compare(compare_differences(table), paper=PAPER_CLAIM)
+    plots.save_figure(fig, out / "figures" / "compare")
+    return table
 
 
-def paired(cells: pd.DataFrame, metric: str = "ua", reference: int = REFERENCE_EXP, seed: int = 0) -> pd.DataFrame:
-    """Row `reference` (PDT + SVM) minus every other row, over the cells both have: mean difference,
-    95% bootstrap interval, Wilcoxon signed-rank p-value, n. Points of UA (or the metric) in %."""
-    wide = cells.pivot_table(index="cell", columns="exp", values=metric)
-    rows = []
-    for exp in wide.columns:
-        if exp == reference or reference not in wide:
-            continue
-        both = wide[[reference, exp]].dropna()
-        diff = (both[reference] - both[exp]).to_numpy(dtype=float)
-        n = len(diff)
-        if n == 0:  # a row this study did not run
-            continue
-        row = {"exp": exp, "method": cells.loc[cells["exp"] == exp, "method"].iloc[0], "n": n,
-               "mean_diff": diff.mean() if n else np.nan, "low": np.nan, "high": np.nan, "wilcoxon_p": np.nan}
-        if n >= 2 and np.ptp(diff) > 0:
-            ci = stats.bootstrap((diff,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
-                                 random_state=seed).confidence_interval
-            row.update(low=ci.low, high=ci.high)
-        elif n >= 2:  # every cell the same difference: the interval is that point
-            row.update(low=diff.mean(), high=diff.mean())
-        if np.any(diff != 0):
-            row["wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue)
-        rows.append(row)
-    return pd.DataFrame(rows)
+def write_compare(table: pd.DataFrame, out: Path) -> Path:
+    """<out>/compare.csv (every column) and compare.md (the table as read, what it means, the paper's claim)."""
+    with atomic_path(out / "compare.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    few = [f"Note: {FEW_NOTE}."] if (table["note"] != "").any() else []
+    return write_text(out / "compare.md", "\n\n".join([
+        f"# Studies side by side: {', '.join(table['study'].unique())}", compare_shown(table).to_markdown(index=False),
+        "UA: mean ± standard deviation over a study's cells [95% t-interval of the mean, clipped to 0-100], in %; "
+        "n = cells. PDT + SVM − row: PDT + SVM's UA minus the row's, paired over the cells both have (same seed "
+        "and fold), mean [95% bootstrap interval, percentile, 9999 resamples], with the Wilcoxon signed-rank p "
+        "and n pairs; on the traditional row (exp 1, 4 s) and eGeMAPS + SVM (exp 7).",
+        f"The paper (Table 3, one run): PDT + SVM minus traditional 4 s = {PAPER_CLAIM:+.2f} UA points.",
+        *few]) + "\n")
 
 
-def in_words(summary: pd.DataFrame, comparisons: pd.DataFrame) -> str:
-    """The study's result in words: PDT + SVM's interval, then each paired difference with its interval."""
-    rows = summary.set_index("exp")
-    if REFERENCE_EXP not in rows.index:
-        return f"No PDT + SVM row in the study's cells; rows: {', '.join(rows['method'])}."
-    ref = rows.loc[REFERENCE_EXP]
-    text = (f"Over {int(ref['ua_n'])} cells, PDT + SVM scores UA {ref['ua_mean']:.1f} ± {ref['ua_sd']:.1f}% "
-            f"[{ref['ua_low']:.1f}, {ref['ua_high']:.1f}] (paper: {ref['paper_ua']:.1f}%). Against the other rows "
-            f"(PDT + SVM minus row, UA points, paired over cells): ")
-    parts = [f"exp {r.exp} ({r.method}) {r.mean_diff:+.1f} [{r.low:+.1f}, {r.high:+.1f}], "
-             f"Wilcoxon p = {r.wilcoxon_p:.3g}, n {r.n}" for r in comparisons.itertuples()]
-    return text + "; ".join(parts) + "."
+def compare_main(argv) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pdtlib.study compare",
+                                     description="Studies side by side (e.g. one per corpus) from their cells.csv.")
+    parser.add_argument("folders", nargs="+", help="study folders (reports/<study>/, each with cells.csv)")
+    parser.add_argument("--out", default=None, help="where compare.md/.csv and figures/compare.* go "
+                                                    "(default reports/compare)")
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else paths.reports_dir() / "compare"
+    try:
+        table = compare(args.folders, out)
+    except ValueError as exc:
+        raise SystemExit(f"study compare: {exc}") from None
+    print(f"study compare: {table['study'].nunique()} studies -> {paths.shown(out / 'compare.md', Path.cwd())}")
+    return 0
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:  # a subcommand only by its first word: `STUDY_FILE ...` stays as it was
+        return compare_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pdtlib.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", nargs="?", default="params/study-default.yaml",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from pdtlib import EMOTIONS, paths, runs
+from pdtlib import EMOTIONS, paths, plots, runs, study_stats
 from pdtlib import study as studies
 from pdtlib.corpora import CorpusError, load_manifest
 from pdtlib.corpora.folds import fold_splits, parse_fold, speaker_folds
@@ -143,3 +143,91 @@ def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
     table = studies.run_study(study, use_ray=False, progress_enabled=False)
     assert ran == [second["run"]]  # the complete cell is not run again
     assert table.set_index("cell")["status"].to_dict() == {"loso5-seed0": "complete", "loso5-seed1": "failed"}
+
+
+# ---------------------------------------------------------------- honest intervals, studies side by side
+
+def spread_cells() -> pd.DataFrame:
+    """2 cells x rows 1, 5, 7, far apart: a t-interval on 1 degree of freedom reaches past 0 and 100."""
+    ua = {1: [5.0, 80.0], 5: [10.0, 90.0], 7: [20.0, 30.0]}
+    rows = []
+    for exp, values in ua.items():
+        for c, value in enumerate(values):
+            rows.append({"cell": f"c{c}", "seed": c, "fold": "fold:1/5", "exp": exp,
+                         "method": {1: "traditional", 5: "PDT + SVM", 7: "eGeMAPS + SVM"}[exp],
+                         "duration": {1: 4.0, 5: 4.0, 7: np.nan}[exp], "paper_ua": {1: 51.09, 5: 56.33, 7: np.nan}[exp],
+                         "ua": value, "wa": value, "f1": value})
+    return pd.DataFrame(rows)
+
+
+def test_percentage_intervals_are_clipped_and_few_cells_are_flagged():
+    summary = studies.summarise(spread_cells()).set_index("exp")
+    assert summary.at[5, "ua_mean"] == pytest.approx(50.0) and summary.at[5, "ua_n"] == 2
+    for metric in ("ua", "wa", "f1"):  # unclipped: 50 ± 12.71 * 56.57 / sqrt(2), about [-458, 558]
+        assert (summary.at[5, f"{metric}_low"], summary.at[5, f"{metric}_high"]) == (0.0, 100.0)
+    assert (summary["note"] == studies.FEW_NOTE).all() and "n < 5" in studies.FEW_NOTE
+    shown = studies.summary_table(summary.reset_index())
+    assert shown.loc[shown["Exp"] == 5, "UA"].item() == "50.00 ± 56.57 [0.00, 100.00]"
+    assert (shown["Note"] == studies.FEW_NOTE).all()
+    assert (studies.summarise(hand_made_cells())["note"] == studies.FEW_NOTE).all()  # 3 cells: still few
+    one = studies.summary_table(studies.summarise(hand_made_cells().query("cell == 'c0'")))
+    assert one["UA"].tolist()[0] == "50.00 (one cell: no interval)"  # not "± nan [nan, nan]"
+    many = pd.concat([hand_made_cells().assign(cell=lambda d, k=k: d["cell"] + f"-{k}") for k in range(2)])
+    assert (studies.summarise(many)["note"] == "").all()  # 6 cells: no note
+    paired = studies.paired(spread_cells()).set_index("exp")
+    assert paired.at[1, "mean_diff"] == pytest.approx(7.5) and paired.at[1, "note"] == studies.FEW_NOTE
+    assert -100 <= paired["low"].min() and paired["high"].max() <= 100
+    assert study_stats.clipped(-150.0, 130.0, floor=-100.0) == (-100.0, 100.0)  # differences: [-100, 100]
+    assert study_stats.clipped(-3.0, 101.0) == (0.0, 100.0)
+    words = studies.in_words(studies.summarise(spread_cells()), studies.paired(spread_cells()))
+    assert words.endswith(f"Caution, {studies.FEW_NOTE}.")
+
+
+def write_cells(folder: Path, cells: pd.DataFrame) -> Path:
+    folder.mkdir(parents=True)
+    cells.to_csv(folder / "cells.csv", index=False)
+    return folder
+
+
+def test_compare_sets_studies_side_by_side_from_their_cells_csv(tmp_path):
+    a = write_cells(tmp_path / "study-A", hand_made_cells().assign(corpus="synthetic"))
+    b = write_cells(tmp_path / "study-B", spread_cells())  # an older cells.csv: no corpus column
+    out = tmp_path / "compare"
+    assert studies.main(["compare", str(a), str(b), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "compare.csv").set_index(["study", "exp"])
+    assert table.loc[("study-A", 5), "ua_mean"] == pytest.approx(62.0) and table.loc[("study-A", 5), "ua_n"] == 3
+    assert table.loc[("study-A", 5), "corpus"] == "synthetic" and pd.isna(table.loc[("study-B", 5), "corpus"])
+    assert table.loc[("study-A", 1), "diff"] == pytest.approx(8.0) and table.loc[("study-A", 1), "diff_n"] == 3
+    assert table.loc[("study-A", 7), "diff"] == pytest.approx(-8.0)
+    assert table.loc[("study-A", 1), "wilcoxon_p"] == pytest.approx(0.25)
+    assert pd.isna(table.loc[("study-A", 5), "diff"])  # PDT + SVM is not compared with itself
+    assert table.loc[("study-B", 1), "diff"] == pytest.approx(7.5)  # differences 5 and 10
+    assert (table.loc[("study-B", 1), "diff_low"], table.loc[("study-B", 1), "diff_high"]) == (5.0, 10.0)
+    assert table.loc[("study-B", 7), "diff"] == pytest.approx(25.0)  # -10 and 60
+    assert (table.loc[("study-B", 5), "ua_low"], table.loc[("study-B", 5), "ua_high"]) == (0.0, 100.0)
+    assert (table["note"] == studies.FEW_NOTE).all()
+    text = (out / "compare.md").read_text()
+    assert "| study-A | synthetic |" in text and "50.00 ± 56.57 [0.00, 100.00]" in text
+    assert "+8.00 [+7.00, +10.00]" in text and "n < 5: the interval is wide and rests on few cells" in text
+    assert "+5.24 UA points" in text
+    for suffix in ("png", "svg"):
+        assert (out / "figures" / f"compare.{suffix}").stat().st_size > 1000
+
+
+def test_the_forest_plot_has_a_line_per_study_and_comparison_and_the_papers_claim(tmp_path):
+    table = studies.compare_table({"study-A": hand_made_cells(), "study-B": spread_cells()})
+    differences = studies.compare_differences(table)
+    assert list(zip(differences["study"], differences["exp"])) == [("study-A", 1), ("study-A", 7),
+                                                                   ("study-B", 1), ("study-B", 7)]
+    fig = plots.plot_compare(differences, paper=studies.PAPER_CLAIM)
+    ax = fig.axes[0]
+    assert len(ax.get_yticklabels()) == 4 and "study-A: − traditional, n 3" in ax.get_yticklabels()[0].get_text()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "paper: +5.24" in legend and "PDT + SVM − eGeMAPS + SVM" in legend
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_xdata()[0] == pytest.approx(5.24)  # the paper's +5.24, at x
+
+
+def test_compare_names_a_folder_without_cells(tmp_path):
+    with pytest.raises(SystemExit, match="no cells.csv"):
+        studies.main(["compare", str(tmp_path / "nowhere")])
