@@ -35,6 +35,7 @@ from .runs import (lock_run, read_metrics, reconcile_parameters, require, requir
 DATA, PAIRING, PDT, SVM, BASELINES = "01_data", "02_pairing", "03_train_pdt", "04_svm_eval", "05_traditional_baselines"
 TSNE, CONFUSION, TABLE3 = "06_tsne", "07_confusion_matrix", "08_table3"
 STUDY = "09_study"  # summarises a study's runs (pdtlib.study), not part of one run
+TABLE2 = "10_table2"  # Table 2 from a grid study's runs (pdtlib.study), not part of one run
 
 # metrics/<name>.json -> the notebook that writes it (a name matching a pattern: traditional_4s ...)
 METRICS = {"data": DATA, "reference": DATA, "pairing": PAIRING, "pdt_training": PDT, "pdt_svm": SVM,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from . import EMOTIONS
 from .atomic import atomic_path
@@ -271,4 +272,39 @@ def plot_compare(differences: pd.DataFrame, *, paper: float | None = None,
         ax.axhline(y + 0.5, color="0.8", lw=0.8)  # where one study's lines end and the next one's begin
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def plot_table2(table: pd.DataFrame, *, title: str = "Table 2: PDT + SVM over m and λ") -> Figure:
+    """A heatmap of Table 2's settings: m (rows) x λ (columns), each cell the mean test UA over the
+    study's cells, annotated with it, the mean validation UA (of the SVM) and n; the setting chosen
+    on validation outlined solid black, the paper's best (m 0.1, λ 0.9) dashed; a setting not run
+    stays blank.
+
+    table: study_table2.settings: pdt_margin, pdt_lam, ua_mean, val_ua_mean, ua_n, table2, chosen, paper.
+    """
+    grid = table[table["table2"]]
+    test, val, n = (grid.pivot_table(index="pdt_margin", columns="pdt_lam", values=col, aggfunc="first")
+                    for col in ("ua_mean", "val_ua_mean", "ua_n"))
+    val, n = val.reindex_like(test), n.reindex_like(test)
+    annot = np.array([[("" if t != t else f"{t:.1f}\nval {v:.1f}\nn {n.iat[i, j]:.0f}")
+                       for j, (t, v) in enumerate(zip(test.iloc[i], val.iloc[i]))] for i in range(len(test))])
+    fig = Figure(figsize=(1.5 * test.shape[1] + 3.0, 1.1 * test.shape[0] + 2.2), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(test, annot=annot, fmt="", cmap="viridis", mask=test.isna(), ax=ax, linewidths=0.5, linecolor="w",
+                annot_kws={"fontsize": 8}, cbar_kws={"label": "mean test UA (%)"})
+    handles = []
+    # inset a little for the paper's: the same cell can be both, and both outlines must show
+    for column, inset, style, label in (("chosen", 0.03, "-", "chosen on validation"),
+                                        ("paper", 0.1, "--", "paper's best (m 0.1, λ 0.9)")):
+        for row in grid[grid[column]].itertuples():
+            i, j = test.index.get_loc(row.pdt_margin), test.columns.get_loc(row.pdt_lam)
+            handles.append(ax.add_patch(Rectangle(
+                (j + inset, i + inset), 1 - 2 * inset, 1 - 2 * inset, fill=False, lw=2.5, ls=style,
+                edgecolor="k" if column == "chosen" else "#D55E00", label=label)))
+    ax.set_xticklabels([f"{v:g}" for v in test.columns])
+    ax.set_yticklabels([f"{v:g}" for v in test.index], rotation=0)
+    ax.set(xlabel="λ (eq. 1)", ylabel="m (eq. 2)", title=f"{title}\nmean test UA; val = mean validation UA (SVM)")
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     return fig

@@ -11,9 +11,11 @@ notebooks build is built before the first one starts (pipeline.check_parameters)
 notebooks go to `reports/<run>/notebooks/`, never over their sources. While it runs, the report
 holds `reports/<run>/run.lock`; a second report into the same run is refused, naming the first.
 `run.json` records the parameters, their hash, the environment and each notebook's status as it
-finishes, so an interrupted run still says how far it got; `complete` means every notebook
-succeeded with these parameters. Wall times, host and dates go to `run.local.json`, so that a
-re-run with the same results leaves the committed report unchanged.
+finishes, so an interrupted run still says how far it got; `complete` means every notebook of the
+run succeeded with these parameters: every numbered notebook, or the `scope` a run is made of by
+design (a study's PDT-only cells run 01-04 alone, and run.json records that scope). Wall times,
+host and dates go to `run.local.json`, so that a re-run with the same results leaves the
+committed report unchanged.
 """
 
 from __future__ import annotations
@@ -66,11 +68,13 @@ def run_notebook(notebook: Path, out: Path, parameters: dict, *, timeout: int = 
 
 
 STUDY_NOTEBOOK = f"{artefacts.STUDY}.ipynb"  # summarises a study's runs (pdtlib.study), not part of one run
+TABLE2_NOTEBOOK = f"{artefacts.TABLE2}.ipynb"  # Table 2 from a grid study's runs (pdtlib.study), not part of one run
+SUMMARY_NOTEBOOKS = (STUDY_NOTEBOOK, TABLE2_NOTEBOOK)
 
 
 def notebooks() -> list[Path]:
-    """The numbered notebooks of one run, in the order they run."""
-    found = sorted(p for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if p.name != STUDY_NOTEBOOK)
+    """The numbered notebooks of one run, in the order they run (not the studies' summaries)."""
+    found = sorted(p for p in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if p.name not in SUMMARY_NOTEBOOKS)
     if not found:
         raise FileNotFoundError(f"no numbered notebooks in {paths.NOTEBOOKS}")
     return found
@@ -103,8 +107,8 @@ def selected(books: list[Path], only: list[str] | None) -> list[Path]:
 
 
 def run_status(notebooks_done: dict, books: list[Path], digest: str) -> str:
-    """'complete' when every notebook succeeded under the parameters of hash `digest`; otherwise
-    what failed and what was not run with these parameters."""
+    """'complete' when every notebook of `books` (the run's) succeeded under the parameters of hash
+    `digest`; otherwise what failed and what was not run with these parameters."""
     current = {stem: r["status"] for stem, r in notebooks_done.items() if r.get("params_hash") == digest}
     failed = [f"{nb.stem} {current[nb.stem]}" for nb in books if current.get(nb.stem, "ok") != "ok"]
     missing = [nb.stem for nb in books if nb.stem not in current]
@@ -129,20 +133,24 @@ def kernel_environment(**variables):
                 os.environ[key] = value
 
 
-def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_TIMEOUT_S,
-            params_file: str = "") -> tuple[Path, str]:
+def execute(params: dict, *, only: list[str] | None = None, scope: list[str] | None = None,
+            timeout: int = CELL_TIMEOUT_S, params_file: str = "") -> tuple[Path, str]:
     """Run the notebooks in order into `reports/<run>/`; return the run folder and its status.
 
     `params` are final (params.load resolved them): every config is built from them first
     (pipeline.check_parameters), then the run folder is locked for the whole run (runs.lock_run).
     run.json records the parameters, their hash and each notebook's status under that hash; the
-    run is `complete` only when every notebook succeeded with these parameters (a partial
-    `--only` run says what is missing). Times go to run.local.json."""
+    run is `complete` only when every notebook of the run succeeded with these parameters (a
+    partial `--only` run says what is missing). `scope` (name prefixes, e.g. ["01", "02", "03",
+    "04"]) makes the run those notebooks by design: they run (or the part of them `only` names),
+    run.json records them as `scope`, and the run is `complete` once they succeeded; without it a
+    run is every numbered notebook. Times go to run.local.json."""
     from . import pipeline  # torch and scikit-learn: imported once the arguments are known
 
     books = notebooks()
     per_book = split_by_notebook(params, books)
-    chosen = selected(books, only)
+    whole = selected(books, scope)  # the notebooks this run is made of
+    chosen = selected(whole, only)
     pipeline.check_parameters(SimpleNamespace(**params))
     cell_bar = progress_enabled()  # papermill's bar over each notebook's cells, when someone watches
     folder = run_dir(str(params.get("run", "default")))
@@ -154,7 +162,9 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
         done = {stem: r for stem, r in record.get("notebooks", {}).items() if r.get("params_hash") == digest}
         write_record(folder, {"params": params, "params_hash": digest, "params_file": shown_file,
                               "environment": environment_record(), "status": "running", "notebooks": done,
-                              **({"corpus": record["corpus"]} if "corpus" in record and books[0].stem in done else {})})
+                              **({"corpus": record["corpus"]} if "corpus" in record and books[0].stem in done else {}),
+                              # only a run smaller than the report says so: a whole run's run.json is as before
+                              **({"scope": [nb.stem for nb in whole]} if len(whole) < len(books) else {})})
         write_record(folder, {**local_record(), "notebooks": {}}, LOCAL_RECORD)  # this run's times only
         total = time.perf_counter()
         for nb in chosen:
@@ -177,7 +187,7 @@ def execute(params: dict, *, only: list[str] | None = None, timeout: int = CELL_
             update_record(folder, notebooks={nb.stem: {"status": "ok", "params_hash": digest}})
             update_local(folder, notebooks={nb.stem: {"wall_s": wall}})
             print(f"report: {nb.name} done in {wall:.0f} s", flush=True)
-        status = run_status(read_record(folder)["notebooks"], books, digest)
+        status = run_status(read_record(folder)["notebooks"], whole, digest)
         update_record(folder, status=status, notes=artefacts.run_notes(folder))
         update_local(folder, notebooks_wall_s=round(time.perf_counter() - total, 1))
     return folder, status

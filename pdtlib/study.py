@@ -1,23 +1,41 @@
-"""A study: a grid of ordinary report runs (training seeds x folds), fanned out on Ray, then one
-table with intervals and paired tests. `make report` is one run; a study is the path to a claim.
+"""A study: a grid of ordinary report runs (grid points x training seeds x folds), fanned out on
+Ray, then one table with intervals and paired tests. `make report` is one run; a study is the path
+to a claim. The one mechanism for every search: Table 2's m x λ is a study with a grid.
 
     python -m pdtlib.study params/study-default.yaml [--address ray://head:10001] [--no-ray] [--set key=value]
     python -m pdtlib.study compare reports/study-A reports/study-B ... [--out reports/compare]
+    python -m pdtlib.study table2 reports/study-table2 [--out DIR]
 
 A study file (`params/study-*.yaml`) names the base parameter file, the training seeds, the folds
 (`split` values: `paper` / `loso:K` for IEMOCAP's layout, `fold:K/N` for manifests), overrides for
 every cell (`set`, and `--set` on the command line, e.g. iemocap_root) and what one cell needs
-(`resources`: num_cpus, num_gpus). Each cell is a normal run folder `reports/<study>/<fold>-seed<seed>/`,
-made by `report.execute`, so every notebook, figure and `pdt` command works on it. The corpus stays
-fixed (`synthetic_seed`) while the training seed varies.
+(`resources`: num_cpus, num_gpus). Optionally:
+
+    grid:       parameter -> list of values, whose product gives the study's points (first key outermost)
+    points:     a list of explicit points, each a mapping parameter -> value (settings off the product,
+                e.g. the pairing scheme at one m and λ), after the grid's
+    notebooks:  the notebooks each cell runs, as name prefixes (e.g. ["01", "02", "03", "04"]: PDT + SVM
+                alone; YAML reads an unquoted 01 as the number 1, which means "01" too); default all
+
+Grid and point values are checked like `set`'s (params.check), and a point's values win over `set`
+and `--set`; run, seed and split are each cell's own and cannot be grid keys. Each cell is a normal
+run folder `reports/<study>/<point>-<fold>-seed<seed>/` (the point named by its values, e.g.
+`m0.1-lam0.9-loso5-seed0`; without grid or points `<fold>-seed<seed>/` as always), made by
+`report.execute`, so every notebook, figure and `pdt` command works on it. A cell that runs some
+notebooks records them (run.json `scope`) and is complete once they succeeded; the Table 3 rows
+its notebooks do not make stay empty. The corpus stays fixed (`synthetic_seed`) while the
+training seed varies.
 
 The engine is Ray (https://docs.ray.io): each cell is one Ray task with the study's resources.
 `ray.init()` starts a local instance, or joins the cluster `RAY_ADDRESS` (or `--address`) names;
 on Slurm, start a cluster as the README shows. Ray is an optional extra
 (`pip install ".[cluster]"`); without it the cells run one after another, and the study says so.
-A cell whose run.json says `complete` for the same parameters is skipped; a failed cell is named
-and the others go on. Then notebook `09_study` reads every cell's Table 3 and writes
-`reports/<study>/table3_study.md/.csv`, `paired.md/.csv`, `cells.md/.csv` and `figures/study.*`.
+A cell whose run.json says `complete` for the same parameters (and the notebooks asked for) is
+skipped; a failed cell is named and the others go on. Then notebook `09_study` reads every cell's
+Table 3 rows (`collect`: table3.csv, or the metrics of a cell without notebook 08) and writes
+`reports/<study>/table3_study.md/.csv`, `paired.md/.csv`, `cells.md/.csv` and `figures/study.*`;
+for a study with a grid or points, notebook `10_table2` writes `cells.md/.csv` and Table 2
+(`table2.md/.csv`, `table2_paired.csv`, `figures/table2.*`, study_table2) instead.
 
 Statistics (`summarise`, `paired`, in `study_stats`): per Table 3 row, the mean, standard deviation,
 a 95% t-interval of the mean and n cells; per row against PDT + SVM (row 5), the mean of the paired
@@ -31,13 +49,16 @@ holds (notebook 09 writes it; the cells' run folders are not needed, so committe
 one table of study (and corpus) x Table 3 row, UA mean ± sd [95% interval] and n, and per study
 PDT + SVM minus the traditional row (exp 1, 4 s) and minus eGeMAPS + SVM (exp 7), paired over its
 cells -> `<out>/compare.md` / `.csv` and a forest plot `<out>/figures/compare.*` beside the paper's
-claim (+5.24 UA points over the traditional row).
+claim (+5.24 UA points over the traditional row). `table2` makes Table 2 again from a grid study's
+committed `cells.csv` (study_outputs).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -48,13 +69,21 @@ import pandas as pd
 
 from . import params as parameters
 from . import paths
-from .atomic import atomic_path, write_text
 from .progress import progress
-from .runs import params_hash, read_record, run_dir
-# the statistics live in study_stats (this module would pass 400 lines); `study.summarise` etc. stay
-# where notebook 09 and the tests have always called them
+from .runs import run_dir
+# the cells' rows, the written summaries and the statistics live in study_cells, study_outputs and
+# study_stats (this module would pass 400 lines); `study.collect`, `study.summarise`, `study.compare`
+# etc. stay where notebooks 09 and 10 and the tests have always called them
+from .study_cells import collect, is_complete  # noqa: F401
+from .study_outputs import (compare, compare_main, find_study_folder, read_cells, table2, table2_main,  # noqa: F401
+                            write_compare, write_table2)
 from .study_stats import (FEW_CELLS, FEW_NOTE, PAPER_CLAIM, REFERENCE_EXP, compare_differences,  # noqa: F401
                           compare_shown, compare_table, in_words, paired, summarise, summary_table)
+
+CELL_KEYS = ("run", "seed", "split")  # what each cell sets itself
+# how a point's name writes a parameter: the paper's symbols where it has them; the pairing scheme by
+# its value alone (sampled, in-batch); any other parameter by its full name
+SHORT_NAMES = {"pdt_margin": "m", "pdt_lam": "lam", "max_passes": "passes", "pdt_mode": ""}
 
 
 @dataclass
@@ -67,18 +96,59 @@ class Study:
     num_cpus: float = 1.0  # one cell's needs, for Ray
     num_gpus: float = 0.0
     source: str = ""  # the study file
+    grid: dict = field(default_factory=dict)  # `grid`: parameter -> values, whose product gives points
+    extra_points: list = field(default_factory=list)  # `points`: explicit points after the grid's
+    notebooks: list | None = None  # `notebooks`: the name prefixes each cell runs; None: every notebook
+
+    def points(self) -> dict[str, dict]:
+        """{point name: its parameters}: the grid's product, then the explicit points, in order; one
+        unnamed point without either (the cells are seeds x folds, named as they always were)."""
+        product = [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
+        found = {}
+        for values in product + list(self.extra_points):
+            name = point_name(values)
+            if name in found:
+                raise ValueError(f"study {self.name}: two points are both {name} ({found[name]} and {values}); "
+                                 "every point needs values of its own")
+            found[name] = values
+        return found or {"": {}}
+
+    def has_points(self) -> bool:
+        """Whether the study has a grid or explicit points (else: seeds x folds alone)."""
+        return bool(self.grid or self.extra_points)
+
+    def plan(self) -> list[tuple[str, str, str, int]]:
+        """(cell, point, fold, seed) of every cell: points outer, then folds, seeds inner."""
+        return [("-".join(filter(None, [point, f"{fold.replace(':', '').replace('/', 'of')}-seed{seed}"])),
+                 point, fold, seed)
+                for point in self.points() for fold in self.folds for seed in self.seeds]
 
     def cells(self) -> dict[str, dict]:
-        """{cell name: its resolved report parameters}, folds outer, seeds inner."""
+        """{cell name: its resolved report parameters}, in `plan` order."""
+        points = self.points()
         out = {}
-        for fold in self.folds:
-            for seed in self.seeds:
-                cell = f"{fold.replace(':', '').replace('/', 'of')}-seed{seed}"
-                overrides = [f"{k}={json.dumps(v)}" for k, v in self.overrides.items()]
-                values = parameters.load(self.base, [*overrides, f"seed={seed}", f"split={fold}",
-                                                     f"run={self.name}/{cell}"])
-                out[cell] = values
+        for cell, point, fold, seed in self.plan():
+            settings = {**self.overrides, **points[point]}  # the point's own values win over `set`
+            overrides = [f"{k}={json.dumps(v)}" for k, v in settings.items()]
+            out[cell] = parameters.load(self.base, [*overrides, f"seed={seed}", f"split={fold}",
+                                                    f"run={self.name}/{cell}"])
         return out
+
+
+def point_name(values: dict) -> str:
+    """A point's name from its values, in their order, e.g. {pdt_margin: 0.1, pdt_lam: 0.9} ->
+    m0.1-lam0.9: stable (the same values, the same name) and safe as a folder name."""
+    return "-".join(f"{SHORT_NAMES.get(key, key)}{_written(value)}" for key, value in values.items())
+
+
+def _written(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return format(value, "g")  # 0.1, 1e-05: the shortest that reads back as the same number
+    if isinstance(value, list):
+        return "_".join(_written(v) for v in value)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value)).lstrip(".")  # no path separators, no hidden folder
 
 
 def load_study(path) -> Study:
@@ -86,7 +156,7 @@ def load_study(path) -> Study:
     path = parameters.find_file(path)
     data = parameters.read_file(path)
     where = paths.shown(path)
-    known = {"study", "base", "seeds", "folds", "set", "resources"}
+    known = {"study", "base", "seeds", "folds", "set", "resources", "grid", "points", "notebooks"}
     if set(data) - known or not {"study", "base", "seeds", "folds"} <= set(data):
         raise ValueError(f"study file {where}: keys must be {sorted(known)} (study, base, seeds and folds "
                          f"required); got {sorted(data)}")
@@ -98,16 +168,67 @@ def load_study(path) -> Study:
     resources = data.get("resources") or {}
     study = Study(name=str(data["study"]), base=str(data["base"]), seeds=seeds, folds=folds,
                   overrides=dict(data.get("set") or {}), num_cpus=float(resources.get("num_cpus", 1)),
-                  num_gpus=float(resources.get("num_gpus", 0)), source=str(where))
+                  num_gpus=float(resources.get("num_gpus", 0)), source=str(where),
+                  grid=checked_grid(data.get("grid"), f"study file {where}, grid"),
+                  extra_points=checked_points(data.get("points"), f"study file {where}, points"),
+                  notebooks=checked_notebooks(data.get("notebooks"), f"study file {where}, notebooks"))
+    study.points()  # two points of the same name: an error now, not in the middle of a study
     return with_overrides(study, study.overrides, f"study file {where}, set")
 
 
-CELL_KEYS = ("run", "seed", "split")  # what each cell sets itself
+def checked_grid(grid, source: str) -> dict[str, list]:
+    """`grid`: each parameter a non-empty list of values, each value checked as `set`'s are."""
+    if grid is None:
+        return {}
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(f"{source}: must map parameter names to lists of values, got {grid!r}")
+    for key, values in grid.items():
+        if not (isinstance(values, list) and values):
+            raise ValueError(f"{source}: {key} must be a non-empty list of values, got {values!r}")
+    return {key: [checked_point({key: value}, source)[key] for value in values] for key, values in grid.items()}
+
+
+def checked_points(points, source: str) -> list[dict]:
+    """`points`: a list of mappings parameter -> value, each checked as `set` is."""
+    if points is None:
+        return []
+    if not (isinstance(points, list) and points and all(isinstance(p, dict) and p for p in points)):
+        raise ValueError(f"{source}: must be a list of mappings parameter -> value, got {points!r}")
+    return [checked_point(point, source) for point in points]
+
+
+def checked_point(values: dict, source: str) -> dict:
+    """One point's values through params.check (a nested mapping escapes read_file's reading of 1e-4
+    as a number: done here), without the keys each cell sets itself."""
+    taken = sorted(set(values) & set(CELL_KEYS))
+    if taken:
+        raise ValueError(f"{source}: {', '.join(taken)} cannot be a grid parameter; the study's seeds and "
+                         "folds set them, and each cell's run is <study>/<cell>")
+    return parameters.check({key: parameters._numbers(value) for key, value in values.items()}, source)
+
+
+def checked_notebooks(books, source: str) -> list[str] | None:
+    """`notebooks`: name prefixes ("01", or 1 as YAML reads an unquoted 01), each matching one of a
+    run's notebooks; None (absent): every notebook."""
+    if books is None:
+        return None
+    if not (isinstance(books, list) and books and all(isinstance(b, (int, str)) for b in books)):
+        raise ValueError(f"{source}: must be a list of notebook numbers such as [\"01\", \"02\"], got {books!r}")
+    from .report import notebooks  # papermill: only for a study that names its notebooks
+
+    prefixes = [f"{b:02d}" if isinstance(b, int) else str(b) for b in books]
+    names = [book.name for book in notebooks()]
+    unmatched = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+    if unmatched:
+        raise ValueError(f"{source}: {', '.join(unmatched)} matches no notebook of a run; they are "
+                         f"{', '.join(name.removesuffix('.ipynb') for name in names)}")
+    return prefixes
 
 
 def with_overrides(study: Study, overrides: dict, source: str) -> Study:
-    """`study` with `overrides` laid over its `set` (for every cell), checked; the keys each cell
-    sets (run, seed, split) are refused: seeds and folds are the study's own axes."""
+    """`study` with `overrides` laid over its `set` (for every cell; a grid point's own values still
+    win), checked; the keys each cell sets (run, seed, split) are refused: seeds and folds are the
+    study's own axes."""
     parameters.check(overrides, source)
     taken = sorted(set(overrides) & set(CELL_KEYS))
     if taken:
@@ -117,21 +238,16 @@ def with_overrides(study: Study, overrides: dict, source: str) -> Study:
     return study
 
 
-def is_complete(values: dict) -> bool:
-    """Whether the cell's run folder already holds a complete run made with these parameters."""
-    record = read_record(paths.reports_dir() / values["run"])
-    return record.get("status") == "complete" and record.get("params_hash") == params_hash(values)
-
-
-def run_cell(values: dict, num_cpus: float = 1.0) -> dict:
-    """One cell: `report.execute` on its parameters; never raises (a failed cell is reported)."""
+def run_cell(values: dict, num_cpus: float = 1.0, notebooks: list[str] | None = None) -> dict:
+    """One cell: `report.execute` on its parameters, of the `notebooks` the study asks for (its scope;
+    None: every notebook); never raises (a failed cell is reported)."""
     from .report import execute, kernel_environment  # papermill and the notebooks: not needed to plan or summarise
 
     threads = str(max(1, int(num_cpus)))
     start = time.perf_counter()
     try:
         with kernel_environment(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads):  # the cell's share of cores
-            _, status = execute(values)
+            _, status = execute(values, scope=notebooks)
         status, error = ("complete", "") if status == "complete" else ("failed", status)
     except (Exception, SystemExit) as exc:  # SystemExit: report's own message for a failed notebook
         status, error = "failed", str(exc)
@@ -173,7 +289,7 @@ def run_study(study: Study, *, address: str | None = None, use_ray: bool | None 
     """Run every cell not yet complete; one row per cell: run, status, error, wall_s."""
     cells = study.cells()
     done = {name: {"run": v["run"], "status": "complete", "error": "", "wall_s": 0.0, "skipped": True}
-            for name, v in cells.items() if is_complete(v)}
+            for name, v in cells.items() if is_complete(v, study.notebooks)}
     todo = {name: v for name, v in cells.items() if name not in done}
     print(f"study {study.name}: {len(cells)} cells, {len(done)} already complete, {len(todo)} to run")
     ray = _ray(address, use_ray) if todo else None
@@ -185,11 +301,11 @@ def run_study(study: Study, *, address: str | None = None, use_ray: bool | None 
             why = "--no-ray" if use_ray is False else "ray is not installed (pip install '.[cluster]')"
             print(f"study: {why}, so the cells run one after another")
         for name, values in todo.items():
-            results[name] = run_cell(values, study.num_cpus)
+            results[name] = run_cell(values, study.num_cpus, study.notebooks)
             bar.update(1)
     else:
         task = ray.remote(run_cell).options(num_cpus=study.num_cpus, num_gpus=study.num_gpus)
-        pending = {task.remote(values, study.num_cpus): name for name, values in todo.items()}
+        pending = {task.remote(values, study.num_cpus, study.notebooks): name for name, values in todo.items()}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             name = pending.pop(ready[0])
@@ -207,106 +323,23 @@ def run_study(study: Study, *, address: str | None = None, use_ray: bool | None 
 
 
 def summarise_notebook(study: Study) -> Path:
-    """Run notebook 09_study on the study's cells -> reports/<study>/notebooks/09_study.ipynb."""
-    from .report import STUDY_NOTEBOOK, run_notebook  # papermill: not needed to plan or summarise
+    """Run the study's summary on its cells -> reports/<study>/notebooks/<notebook>: 10_table2 for a
+    study with a grid or points (Table 2: one row per point), else 09_study (Table 3 over the cells)."""
+    from .report import STUDY_NOTEBOOK, TABLE2_NOTEBOOK, run_notebook  # papermill: not needed to plan
 
-    out = run_dir(study.name) / "notebooks" / STUDY_NOTEBOOK
+    book = TABLE2_NOTEBOOK if study.has_points() else STUDY_NOTEBOOK
+    out = run_dir(study.name) / "notebooks" / book
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_notebook(paths.NOTEBOOKS / STUDY_NOTEBOOK, out, {"study_file": str(paths.PROJ_ROOT / study.source)})
+    run_notebook(paths.NOTEBOOKS / book, out, {"study_file": str(paths.PROJ_ROOT / study.source)})
     return out
-
-
-# ---------------------------------------------------------------- statistics over cells
-
-def collect(study: Study) -> pd.DataFrame:
-    """Every complete cell's Table 3 rows that it ran, long: cell, seed, fold, exp, method, duration,
-    paper_ua, ua, wa, f1, and corpus where the cells' table3.csv has it."""
-    frames = []
-    for name, values in study.cells().items():
-        path = paths.reports_dir() / values["run"] / "table3.csv"
-        if is_complete(values) and path.exists():
-            frames.append(pd.read_csv(path).assign(cell=name, seed=values["seed"], fold=values["split"]))
-    if not frames:
-        raise ValueError(f"study {study.name}: no complete cell yet (run `python -m pdtlib.study {study.source}`)")
-    table = pd.concat(frames, ignore_index=True).dropna(subset=["ua"])  # rows the study leaves out: no UA
-    columns = ["cell", "seed", "fold", "exp", "method", "duration", "paper_ua", "ua", "wa", "f1"]
-    columns += ["corpus"] if "corpus" in table else []  # so cells.csv says which corpus, for `compare`
-    return table[columns].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- studies side by side
-
-def find_study_folder(where) -> Path:
-    """A study folder as typed (from here, or from the project root), or a study name under reports/."""
-    for candidate in (Path(where), paths.PROJ_ROOT / where, paths.reports_dir() / where):
-        if (candidate / "cells.csv").exists():
-            return candidate
-    raise ValueError(f"{where}: no cells.csv there, nor under {paths.shown(paths.reports_dir())}; a study folder "
-                     "gets it from notebook 09_study (python -m pdtlib.study STUDY_FILE)")
-
-
-def read_cells(folder) -> pd.DataFrame:
-    """The cells of a study from its committed cells.csv, the rows it ran (with a UA)."""
-    path = Path(folder) / "cells.csv"
-    cells = pd.read_csv(path)
-    missing = sorted({"cell", "exp", "method", "duration", "paper_ua", "ua"} - set(cells.columns))
-    if missing:
-        raise ValueError(f"{paths.shown(path)}: columns {missing} missing; is it a study's cells.csv?")
-    return cells.dropna(subset=["ua"])
-
-
-def compare(folders, out=None, seed: int = 0) -> pd.DataFrame:
-    """Studies side by side (`study_stats.compare_table`), each named by its folder -> <out>/compare.md
-    and .csv, and the forest plot <out>/figures/compare.png and .svg; out defaults to reports/compare."""
-    from . import plots  # matplotlib: only once there is a figure to draw
-
-    found = [find_study_folder(f) for f in folders]
-    names = [f.resolve().name for f in found]
-    if len(set(names)) < len(names):
-        raise ValueError(f"two study folders share a name ({', '.join(names)}): the table tells studies by name")
-    table = compare_table({name: read_cells(f) for name, f in zip(names, found)}, seed=seed)
-    out = Path(out) if out is not None else paths.reports_dir() / "compare"
-    write_compare(table, out)
-    fig = plots.plot_compare(compare_differences(table), paper=PAPER_CLAIM)
-    plots.save_figure(fig, out / "figures" / "compare")
-    return table
-
-
-def write_compare(table: pd.DataFrame, out: Path) -> Path:
-    """<out>/compare.csv (every column) and compare.md (the table as read, what it means, the paper's claim)."""
-    with atomic_path(out / "compare.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    few = [f"Note: {FEW_NOTE}."] if (table["note"] != "").any() else []
-    return write_text(out / "compare.md", "\n\n".join([
-        f"# Studies side by side: {', '.join(table['study'].unique())}", compare_shown(table).to_markdown(index=False),
-        "UA: mean ± standard deviation over a study's cells [95% t-interval of the mean, clipped to 0-100], in %; "
-        "n = cells. PDT + SVM − row: PDT + SVM's UA minus the row's, paired over the cells both have (same seed "
-        "and fold), mean [95% bootstrap interval, percentile, 9999 resamples], with the Wilcoxon signed-rank p "
-        "and n pairs; on the traditional row (exp 1, 4 s) and eGeMAPS + SVM (exp 7).",
-        f"The paper (Table 3, one run): PDT + SVM minus traditional 4 s = {PAPER_CLAIM:+.2f} UA points.",
-        *few]) + "\n")
-
-
-def compare_main(argv) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pdtlib.study compare",
-                                     description="Studies side by side (e.g. one per corpus) from their cells.csv.")
-    parser.add_argument("folders", nargs="+", help="study folders (reports/<study>/, each with cells.csv)")
-    parser.add_argument("--out", default=None, help="where compare.md/.csv and figures/compare.* go "
-                                                    "(default reports/compare)")
-    args = parser.parse_args(argv)
-    out = Path(args.out) if args.out else paths.reports_dir() / "compare"
-    try:
-        table = compare(args.folders, out)
-    except ValueError as exc:
-        raise SystemExit(f"study compare: {exc}") from None
-    print(f"study compare: {table['study'].nunique()} studies -> {paths.shown(out / 'compare.md', Path.cwd())}")
-    return 0
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["compare"]:  # a subcommand only by its first word: `STUDY_FILE ...` stays as it was
         return compare_main(argv[1:])
+    if argv[:1] == ["table2"]:
+        return table2_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pdtlib.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", nargs="?", default="params/study-default.yaml",
@@ -331,7 +364,8 @@ def main(argv=None) -> int:
     print(f"study {study.name}: {complete} of {len(table)} cells complete in {minutes:.1f} min")
     if complete:
         out = summarise_notebook(study)
-        print(f"study: see {run_dir(study.name)}/table3_study.md (notebook {paths.shown(out)})")
+        written = "table2.md" if study.has_points() else "table3_study.md"
+        print(f"study: see {run_dir(study.name)}/{written} (notebook {paths.shown(out)})")
     return 0 if complete == len(table) else 1
 
 

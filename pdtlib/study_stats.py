@@ -3,14 +3,15 @@ PDT + SVM against the other rows, within one study and across studies (corpora).
 
     summarise       per row: mean, sd, 95% t-interval of the mean, n cells (UA, WA, macro-F1)
     paired          PDT + SVM minus each row over the cells both have: mean, 95% bootstrap interval,
-                    Wilcoxon signed-rank p, n
+                    Wilcoxon signed-rank p, n (`paired_difference`, which Table 2 uses too)
     compare_table   several studies in one table: each row's UA, and PDT + SVM minus the traditional
                     row (exp 1, 4 s) and minus eGeMAPS + SVM (exp 7), per study
 
 Intervals are honest about their scale and their support: a percentage's bounds are clipped to
 [0, 100] and a difference of percentages to [-100, 100] (a t-interval over two far-apart cells can
 reach past both ends, which no score can), and a row with fewer than FEW_CELLS cells carries a
-`note` saying its interval rests on few cells.
+`note` saying its interval rests on few cells. Table 2 (a grid study over the PDT's m and λ) is
+study_table2's, on the same machinery.
 """
 
 from __future__ import annotations
@@ -109,22 +110,32 @@ def paired(cells: pd.DataFrame, metric: str = "ua", reference: int = REFERENCE_E
             continue
         both = wide[[reference, exp]].dropna()
         diff = (both[reference] - both[exp]).to_numpy(dtype=float)
-        n = len(diff)
-        if n == 0:  # a row this study did not run
+        if len(diff) == 0:  # a row this study did not run
             continue
-        row = {"exp": exp, "method": cells.loc[cells["exp"] == exp, "method"].iloc[0], "n": n,
-               "mean_diff": diff.mean(), "low": np.nan, "high": np.nan, "wilcoxon_p": np.nan}
-        if n >= 2 and np.ptp(diff) > 0:
-            ci = stats.bootstrap((diff,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
-                                 random_state=seed).confidence_interval
-            row.update(zip(("low", "high"), clipped(ci.low, ci.high, floor=-100.0)))
-        elif n >= 2:  # every cell the same difference: the interval is that point
-            row.update(low=diff.mean(), high=diff.mean())
-        if np.any(diff != 0):
-            row["wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue)
-        row["note"] = few_cells_note(n)
-        rows.append(row)
-    return pd.DataFrame(rows)
+        rows.append({"exp": exp, "method": cells.loc[cells["exp"] == exp, "method"].iloc[0],
+                     **paired_difference(diff, seed)})
+    # the columns even with no row (a study of PDT + SVM alone): readers index them all the same
+    return pd.DataFrame(rows, columns=["exp", "method", "n", "mean_diff", "low", "high", "wilcoxon_p", "note"])
+
+
+def paired_difference(diff: np.ndarray, seed: int = 0) -> dict:
+    """What paired differences (points of a percentage, one per cell) say: n, mean_diff, its 95%
+    bootstrap interval (percentile, 9999 resamples, clipped to [-100, 100]; one cell: none; every
+    cell the same: that point), the Wilcoxon signed-rank p-value (NaN when every difference is 0)
+    and `note` where n < FEW_CELLS. Table 3's rows (`paired`) and Table 2's settings use it."""
+    diff = np.asarray(diff, dtype=float)
+    n = len(diff)
+    row = {"n": n, "mean_diff": diff.mean() if n else np.nan, "low": np.nan, "high": np.nan, "wilcoxon_p": np.nan}
+    if n >= 2 and np.ptp(diff) > 0:
+        ci = stats.bootstrap((diff,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
+                             random_state=seed).confidence_interval
+        row.update(zip(("low", "high"), clipped(ci.low, ci.high, floor=-100.0)))
+    elif n >= 2:  # every cell the same difference: the interval is that point
+        row.update(low=diff.mean(), high=diff.mean())
+    if np.any(diff != 0):
+        row["wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue)
+    row["note"] = few_cells_note(n)
+    return row
 
 
 def in_words(summary: pd.DataFrame, comparisons: pd.DataFrame) -> str:

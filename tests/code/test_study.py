@@ -138,7 +138,7 @@ def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
     (paths.reports_dir() / second["run"] / "run.json").write_text(
         json.dumps({**record, "params": second, "params_hash": runs.params_hash({**second, "max_passes": 9})}))
     ran = []
-    monkeypatch.setattr(studies, "run_cell", lambda values, cpus: ran.append(values["run"]) or
+    monkeypatch.setattr(studies, "run_cell", lambda values, cpus, notebooks=None: ran.append(values["run"]) or
                         {"run": values["run"], "status": "failed", "error": "injected", "wall_s": 0.0})
     table = studies.run_study(study, use_ray=False, progress_enabled=False)
     assert ran == [second["run"]]  # the complete cell is not run again
@@ -231,3 +231,180 @@ def test_the_forest_plot_has_a_line_per_study_and_comparison_and_the_papers_clai
 def test_compare_names_a_folder_without_cells(tmp_path):
     with pytest.raises(SystemExit, match="no cells.csv"):
         studies.main(["compare", str(tmp_path / "nowhere")])
+
+
+# ---------------------------------------------------------------- grids, notebook subsets, Table 2
+
+def test_a_grid_and_points_expand_into_named_cells_with_their_values(tmp_path):
+    study = studies.load_study(write_study(
+        tmp_path, set={"baseline_durations": [4.0], "max_passes": 64},
+        grid={"pdt_margin": [0, 0.1], "pdt_lam": [0.9, 1]},
+        points=[{"pdt_lam": 0.5, "pdt_mode": "sampled"}, {"max_passes": 32, "pdt_lr": "1e-4"}]))
+    assert list(study.points()) == ["m0-lam0.9", "m0-lam1", "m0.1-lam0.9", "m0.1-lam1", "lam0.5-sampled",
+                                    "passes32-pdt_lr0.0001"]
+    cells = study.cells()
+    assert len(cells) == 6 * 2 * 1  # points x seeds x folds
+    assert list(cells)[:3] == ["m0-lam0.9-loso5-seed0", "m0-lam0.9-loso5-seed1", "m0-lam1-loso5-seed0"]
+    one = cells["m0.1-lam1-loso5-seed1"]
+    assert (one["pdt_margin"], one["pdt_lam"], one["seed"], one["split"]) == (0.1, 1, 1, "loso:5")
+    assert one["run"] == "st/m0.1-lam1-loso5-seed1" and one["max_passes"] == 64  # `set` where the point is silent
+    assert cells["lam0.5-sampled-loso5-seed0"]["pdt_mode"] == "sampled"
+    assert cells["passes32-pdt_lr0.0001-loso5-seed0"]["max_passes"] == 32  # the point's own value wins over `set`
+    assert cells["passes32-pdt_lr0.0001-loso5-seed0"]["pdt_lr"] == [1e-4]  # checked as `set` is: a one-value grid
+    assert study.has_points() and not studies.load_study(write_study(tmp_path)).has_points()
+    assert studies.load_study(write_study(tmp_path, notebooks=[1, "02", "03", "04"])).notebooks == ["01", "02",
+                                                                                                   "03", "04"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"grid": {"seed": [0, 1]}}, "seed cannot be a grid parameter"),
+    ({"points": [{"split": "loso:4"}]}, "split cannot be a grid parameter"),
+    ({"grid": {"pdt_margin": 0.1}}, "pdt_margin must be a non-empty list"),
+    ({"grid": {"pdt_margn": [0.1]}}, "unknown parameter"),
+    ({"grid": {"pdt_mode": [3]}}, "pdt_mode = 3 is a number"),
+    ({"grid": {"pdt_lam": [0.9, 0.9]}}, "two points are both lam0.9"),
+    ({"points": [{}]}, "list of mappings"),
+    ({"notebooks": ["99"]}, "99 matches no notebook"),
+    ({"grids": {}}, "keys must be"),
+])
+def test_bad_grids_points_and_notebooks_say_what_is_wrong(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        studies.load_study(write_study(tmp_path, **changes))
+
+
+def test_a_run_of_some_notebooks_by_design_is_complete_for_them(tmp_path, monkeypatch):
+    from pdtlib import report
+
+    monkeypatch.setattr(report, "run_notebook", lambda *args, **kwargs: None)  # the notebooks' work is not the point
+    values = studies.load_study(write_study(tmp_path)).cells()["loso5-seed0"]
+    subset = ["01", "02", "03", "04"]
+    folder, status = report.execute(values, scope=subset)
+    record = json.loads((folder / "run.json").read_text())
+    assert status == record["status"] == "complete"
+    assert record["scope"] == ["01_data", "02_pairing", "03_train_pdt", "04_svm_eval"]
+    assert studies.is_complete(values, subset) and studies.is_complete(values, ["03"])
+    assert not studies.is_complete(values)  # a study of every notebook runs the cell again
+    _, status = report.execute(values, only=["05"])  # a whole report's partial re-run: still says what is missing
+    assert status == "incomplete: not run with these parameters: 06_tsne, 07_confusion_matrix, 08_table3"
+    assert "scope" not in json.loads((folder / "run.json").read_text())
+
+
+def fake_cell(values: dict, *, ua: float, val: float, probe: float, table3: bool = False) -> Path:
+    """A complete cell's run folder as report.execute leaves it: run.json and the metrics of 01-04 (and
+    08's table3.csv when `table3`), plus a stale metrics file of notebook 05 from an earlier run."""
+    folder = paths.reports_dir() / values["run"]
+    digest = runs.params_hash(values)
+    stems = ["01_data", "02_pairing", "03_train_pdt", "04_svm_eval"] + (["08_table3"] if table3 else [])
+    record = {"status": "complete", "params": values, "params_hash": digest,
+              "notebooks": {stem: {"status": "ok", "params_hash": digest} for stem in stems},
+              **({} if table3 else {"scope": stems})}
+    (folder / "metrics").mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps(record))
+    metrics = {"data": {"corpus": "synthetic"}, "pdt_svm": {"ua": ua / 100, "wa": 0.5, "f1": 0.4, "val_ua": val / 100},
+               "pdt_training": {"chosen": {"metric": "val_ua", "value": probe / 100}},
+               "traditional_4s": {"ua": 0.9, "wa": 0.9, "f1": 0.9, "params_hash": "an-earlier-run"}}
+    for name, content in metrics.items():
+        (folder / "metrics" / f"{name}.json").write_text(json.dumps({"params_hash": digest, **content}))
+    if table3:
+        pd.DataFrame([{"exp": 5, "method": "PDT + SVM", "duration": 4.0, "paper_ua": 56.33, "ua": ua, "wa": 50.0,
+                       "f1": 40.0, "corpus": "synthetic"}]).to_csv(folder / "table3.csv", index=False)
+    return folder
+
+
+def test_collect_reads_cells_of_some_notebooks_from_their_metrics(tmp_path):
+    study = studies.load_study(write_study(tmp_path, grid={"pdt_lam": [0.9, 1]}, notebooks=["01", "02", "03", "04"]))
+    for k, values in enumerate(study.cells().values()):
+        fake_cell(values, ua=50.0 + k, val=60.0 + k, probe=55.0 + k)
+    cells = studies.collect(study)
+    assert list(cells["cell"]) == ["lam0.9-loso5-seed0", "lam0.9-loso5-seed1", "lam1-loso5-seed0", "lam1-loso5-seed1"]
+    assert (cells["exp"] == 5).all()  # row 1's file is from another run: not this cell's
+    assert cells["ua"].tolist() == [50.0, 51.0, 52.0, 53.0] and cells["val_ua"].tolist() == [60.0, 61.0, 62.0, 63.0]
+    assert cells["probe_val_ua"].tolist() == [55.0, 56.0, 57.0, 58.0] and (cells["corpus"] == "synthetic").all()
+    assert cells["point"].tolist() == ["lam0.9", "lam0.9", "lam1", "lam1"]
+    assert cells["pdt_lam"].tolist() == [0.9, 0.9, 1, 1]
+    assert {"pdt_margin", "pdt_mode", "max_passes", "pdt_batch_size"} <= set(cells.columns)
+
+    plain = studies.load_study(write_study(tmp_path, study="plain"))  # no grid: table3.csv, no point columns
+    for values in plain.cells().values():
+        fake_cell(values, ua=70.0, val=71.0, probe=72.0, table3=True)
+    cells = studies.collect(plain)
+    assert cells["ua"].tolist() == [70.0, 70.0] and cells["val_ua"].tolist() == [71.0, 71.0]
+    assert "point" not in cells and list(cells.columns)[:10] == ["cell", "seed", "fold", "exp", "method", "duration",
+                                                                 "paper_ua", "ua", "wa", "f1"]
+
+
+TABLE2_POINTS = {  # point: (m, λ, pairing, cap in passes, test UA of seeds 0-2, validation UA of seeds 0-2)
+    "m0.1-lam0": (0.1, 0.0, "in-batch", 20000, [50, 52, 51], [55, 55, 55]),
+    "m0.1-lam0.9": (0.1, 0.9, "in-batch", 20000, [60, 61, 62], [60, 60, 60]),
+    "m0.1-lam1": (0.1, 1.0, "in-batch", 20000, [55, 55, 56], [58, 58, 58]),
+    "m0.2-lam0": (0.2, 0.0, "in-batch", 20000, [50, 52, 51], [55, 55, 55]),
+    "m0.2-lam0.9": (0.2, 0.9, "in-batch", 20000, [63, 64, 66], [62, 63, 64]),
+    "m0.2-lam1": (0.2, 1.0, "in-batch", 20000, [54, 54, 54], [57, 57, 57]),
+    "m0.1-lam0.9-sampled": (0.1, 0.9, "sampled", 20000, [57, 57, 59], [70, 70, 70]),  # best on validation: a variant
+    "m0.1-lam0.9-passes640": (0.1, 0.9, "in-batch", 640, [52, 53, 55], [50, 50, 50]),
+}
+
+
+def table2_cells() -> pd.DataFrame:
+    rows = []
+    for point, (m, lam, mode, passes, test, val) in TABLE2_POINTS.items():
+        for seed, (ua, v) in enumerate(zip(test, val)):
+            rows.append({"cell": f"{point}-loso5-seed{seed}", "seed": seed, "fold": "loso:5", "exp": 5,
+                         "method": "PDT + SVM", "duration": 4.0, "paper_ua": 56.33, "ua": float(ua), "wa": 50.0,
+                         "f1": 50.0, "corpus": "synthetic", "val_ua": float(v), "probe_val_ua": v - 1.0,
+                         "point": point, "pdt_margin": m, "pdt_lam": lam, "pdt_mode": mode, "max_passes": passes,
+                         "pdt_batch_size": 32})
+    return pd.DataFrame(rows)
+
+
+def test_table2_chooses_on_validation_and_pairs_the_comparisons():
+    from pdtlib import study_table2
+
+    cells = table2_cells()
+    table = study_table2.settings(cells).set_index("point")
+    assert list(table.index) == list(TABLE2_POINTS)
+    assert table["table2"].tolist() == [True] * 6 + [False, False]  # the pairing variants are not Table 2's
+    assert table.index[table["paper"]].tolist() == ["m0.1-lam0.9"]
+    assert table.index[table["chosen"]].tolist() == ["m0.2-lam0.9"]  # not the sampled variant, higher as it is
+    half = 4.302652729911275 / np.sqrt(3)  # t(0.975, 2) * sd (1) / sqrt(3)
+    paper = table.loc["m0.1-lam0.9"]
+    assert (paper["ua_mean"], paper["ua_sd"], paper["ua_n"]) == (pytest.approx(61.0), pytest.approx(1.0), 3)
+    assert (paper["ua_low"], paper["ua_high"]) == pytest.approx((61 - half, 61 + half))
+    assert paper["val_ua_mean"] == 60.0 and paper["probe_val_ua_mean"] == 59.0 and paper["note"] == studies.FEW_NOTE
+    assert table["pairs_cap"].to_dict() == {**{p: 310000 for p in list(TABLE2_POINTS)[:6]},
+                                                "m0.1-lam0.9-sampled": 9984, "m0.1-lam0.9-passes640": 9920}
+    diffs = study_table2.comparisons(cells, table.reset_index()).set_index("comparison")
+    assert list(diffs.index) == [
+        "paper's best − λ 0 (m 0.1)", "paper's best − λ 1 (m 0.1)", "chosen on validation − paper's best",
+        "in-batch − sampled, same encoder passes (20,000), m 0.1, λ 0.9",
+        "in-batch − sampled, same pairs (9,920 and 9,984), m 0.1, λ 0.9"]
+    assert diffs["mean_diff"].tolist() == pytest.approx([10.0, 17 / 3, 10 / 3, 10 / 3, -13 / 3])
+    assert (diffs["n"] == 3).all() and diffs.at["paper's best − λ 0 (m 0.1)", "wilcoxon_p"] == pytest.approx(0.25)
+    same_passes = diffs.loc["in-batch − sampled, same encoder passes (20,000), m 0.1, λ 0.9"]
+    assert (same_passes["a"], same_passes["b"]) == ("m0.1-lam0.9", "m0.1-lam0.9-sampled")
+    assert 9.0 <= diffs.at["paper's best − λ 0 (m 0.1)", "low"] <= 10.0 <= diffs.at["paper's best − λ 0 (m 0.1)",
+                                                                                     "high"] <= 11.0
+    words = study_table2.in_words(table.reset_index())
+    assert words.startswith("Chosen on validation: m 0.2, λ 0.9") and "The paper's best, m 0.1, λ 0.9" in words
+
+
+def test_table2_is_written_from_cells_csv_with_its_heatmap(tmp_path):
+    folder = write_cells(tmp_path / "study-table2", table2_cells())
+    assert studies.main(["table2", str(folder)]) == 0
+    table = pd.read_csv(folder / "table2.csv").set_index("point")
+    assert table.at["m0.2-lam0.9", "chosen"] and table.at["m0.1-lam0.9", "paper"]
+    assert len(pd.read_csv(folder / "table2_paired.csv")) == 5
+    text = (folder / "table2.md").read_text()
+    assert "# Table 2: the PDT's m and λ, study `study-table2`" in text
+    assert "| m0.2-lam0.9 " in text and "chosen on validation" in text and "paper's best" in text
+    assert "61.00 ± 1.00 [58.52, 63.48]" in text and "+10.00 [+9.00, +11.00]" in text and "variant" in text
+    for suffix in ("png", "svg"):
+        assert (folder / "figures" / f"table2.{suffix}").stat().st_size > 1000
+    fig = plots.plot_table2(pd.read_csv(folder / "table2.csv"))
+    ax = fig.axes[0]
+    outlines = [p for p in ax.patches if not p.get_fill()]
+    assert [p.get_label() for p in outlines] == ["chosen on validation", "paper's best (m 0.1, λ 0.9)"]
+    assert outlines[0].get_xy() == pytest.approx((1.03, 1.03))  # λ 0.9 (column 1), m 0.2 (row 1)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.9", "1"]
+    with pytest.raises(SystemExit, match="Table 2 needs a grid study's cells"):
+        studies.main(["table2", str(write_cells(tmp_path / "plain", hand_made_cells()))])

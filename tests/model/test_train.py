@@ -18,7 +18,6 @@ from pdtlib.features import FeatureConfig, FeatureSet
 from pdtlib.inference import embed, predict
 from pdtlib.models import DiscriminatorConfig, EncoderConfig
 from pdtlib.precision import resolve
-from pdtlib.sweep import sweep_pdt
 from pdtlib.train import ClassifierConfig, PDTConfig, train_classifier, train_pdt
 
 TINY = EncoderConfig(channels=(4, 8, 8, 8, 8), embedding_dim=32)
@@ -253,24 +252,6 @@ def test_embed_is_batch_independent_and_leaves_train_mode(features, tmp_path):
     small = embed(encoder, features.features, rows, batch_size=3)
     np.testing.assert_allclose(big, small, atol=1e-5, rtol=1e-4)
     assert encoder.training
-
-
-def test_sweep_selects_on_validation(features, tmp_path):
-    base = pdt_config(**budget(6, 2))
-    table, best = sweep_pdt(features, base, tmp_path, margins=(0.0, 0.3), lams=(0.5, 1.0))
-    assert len(table) == 4 and set(table["margin"]) == {0.0, 0.3} and set(table["lam"]) == {0.5, 1.0}
-    assert table["val_pair_acc"].is_monotonic_decreasing
-    assert (best["margin"], best["lam"]) == (table["margin"][0], table["lam"][0])
-    assert not any("test" in column for column in table.columns)
-    checkpoint = tmp_path / "m0.3_lam0.5" / "checkpoint.pt"
-    written = checkpoint.stat().st_mtime_ns
-    again, _ = sweep_pdt(features, base, tmp_path, margins=(0.0, 0.3), lams=(0.5, 1.0))
-    assert checkpoint.stat().st_mtime_ns == written  # finished settings are read back, not retrained
-    pd.testing.assert_frame_equal(table.drop(columns="wall_s"), again.drop(columns="wall_s"))
-    with pytest.raises(ValueError, match=r"margins .*\[0.0, 0.3\]"):
-        sweep_pdt(features, base, tmp_path, margins=(0.5,))
-    with pytest.raises(ValueError, match="select_on"):
-        sweep_pdt(features, base, tmp_path, select_on="val_loss")
 
 
 def test_memmapped_float16_features_train_as_in_memory_ones(features, tmp_path):

@@ -7,10 +7,10 @@ import yaml
 
 from pdtlib import paths
 from pdtlib import study as studies
-from pdtlib.report import STUDY_NOTEBOOK, declared_parameters, notebooks
+from pdtlib.report import STUDY_NOTEBOOK, TABLE2_NOTEBOOK, declared_parameters, notebooks
 
 BOOKS = notebooks()  # one run's notebooks
-ALL_BOOKS = [*BOOKS, paths.NOTEBOOKS / STUDY_NOTEBOOK]  # and the study's summary
+ALL_BOOKS = [*BOOKS, paths.NOTEBOOKS / STUDY_NOTEBOOK, paths.NOTEBOOKS / TABLE2_NOTEBOOK]  # and the studies' summaries
 STUDY_FILES = sorted(paths.PARAMS.glob("study-*.yaml"))
 PARAM_FILES = sorted(set(paths.PARAMS.glob("*.yaml")) - set(STUDY_FILES))
 
@@ -28,13 +28,22 @@ def test_the_eight_numbered_notebooks_exist():
 def test_every_study_file_expands_into_checked_runs(study):
     loaded = studies.load_study(study)
     cells = loaded.cells()  # each cell's parameters through params.load: the same checks as a report
-    assert len(cells) == len(loaded.seeds) * len(loaded.folds)
+    assert len(cells) == len(loaded.points()) * len(loaded.seeds) * len(loaded.folds)  # one point without a grid
     assert len({v["run"] for v in cells.values()}) == len(cells)
 
 
 def test_the_study_notebook_defaults_to_the_default_study():
     declared = declared_parameters(paths.NOTEBOOKS / STUDY_NOTEBOOK)
     assert yaml.safe_load(declared["study_file"]["default"]) == "params/study-default.yaml"
+
+
+def test_the_table2_notebook_summarises_the_table2_study_and_is_no_part_of_a_run():
+    assert (paths.NOTEBOOKS / TABLE2_NOTEBOOK).exists() and paths.NOTEBOOKS / TABLE2_NOTEBOOK not in BOOKS
+    declared = declared_parameters(paths.NOTEBOOKS / TABLE2_NOTEBOOK)
+    assert yaml.safe_load(declared["study_file"]["default"]) == "params/study-table2.yaml"
+    study = studies.load_study(paths.PARAMS / "study-table2.yaml")
+    assert study.has_points() and study.notebooks == ["01", "02", "03", "04"]
+    assert len(study.cells()) == 30 and "m0.1-lam0.9-loso5-seed0" in study.cells()
 
 
 @pytest.mark.parametrize("book", ALL_BOOKS, ids=lambda b: b.stem)
