@@ -100,7 +100,7 @@ def table3(table: pd.DataFrame) -> str:
 def selection_text(chosen: dict) -> str:
     """'lr 0.001, 3,200 passes = 6.5 epochs (val UA 61.2%)' (a traditional row: what the final run trains
     for) or 'lr 0.001, checkpoint at step 380 = 12,160 passes (val UA 58.0%)' (the PDT)."""
-    where = (f"{chosen['passes']:,} passes = {chosen['epoch']:g} epochs" if "final" in chosen
+    where = (f"{chosen['passes']:,} passes = {chosen['epoch']:.1f} epochs" if "final" in chosen
              else f"checkpoint at step {chosen['step']} = {chosen['passes']:,} passes")
     name = {"val_ua": "val UA"}.get(chosen["metric"], chosen["metric"])
     return f"lr {chosen['lr']:g}, {where} ({name} {100 * chosen['value']:.1f}%)"
