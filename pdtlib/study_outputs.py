@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths, study_table2
+from . import artefacts, paths, study_table2
 from .atomic import atomic_path, write_text
 from .study_stats import FEW_NOTE, PAPER_CLAIM, compare_differences, compare_shown, compare_table
 
@@ -26,7 +26,8 @@ def find_study_folder(where) -> Path:
         if (candidate / "cells.csv").exists():
             return candidate
     raise ValueError(f"{where}: no cells.csv there, nor under {paths.shown(paths.reports_dir())}; a study folder "
-                     "gets it from notebook 09_study or 10_table2 (python -m pdtlib.study STUDY_FILE)")
+                     f"gets it from notebook {artefacts.STUDY} or {artefacts.TABLE2} (python -m pdtlib.study "
+                     "STUDY_FILE)")
 
 
 def read_cells(folder) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from . import artefacts
 from .study_stats import (REFERENCE_EXP, _difference_interval, _mean_sd_interval, _or_blank, few_cells_note,
                           paired_difference, t_interval)
 
@@ -69,7 +70,7 @@ def settings(cells: pd.DataFrame) -> pd.DataFrame:
     missing = sorted({"point", *AXES} - set(cells.columns))
     if missing:
         raise ValueError(f"the cells lack {missing}: Table 2 needs a grid study's cells (a study file with `grid` "
-                         "over pdt_margin and pdt_lam; notebook 10_table2 writes its cells.csv)")
+                         f"over pdt_margin and pdt_lam; notebook {artefacts.TABLE2} writes its cells.csv)")
     columns = setting_columns(cells)
     rows = []
     for point, group in cells[cells["exp"] == REFERENCE_EXP].groupby("point", sort=False):
