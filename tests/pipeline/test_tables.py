@@ -79,3 +79,24 @@ def test_a_single_value_for_a_list_parameter_becomes_a_grid():
     assert parameters.resolve({**parameters.defaults(), "baseline_lr": 0.01}).baseline_lr == [0.01]
     with pytest.raises(ValueError, match="--set: encoder_input_norm = 3 is a number; it must be a str"):
         parameters.load("params/default.yaml", ["encoder_input_norm=3"])
+
+
+def test_every_parameter_reaches_a_config_field_by_the_naming_rule():
+    """One name per setting: a parameter is <prefix><field> of one config, a shared name set in every
+    config that has the field, a grid of a field, or one of the few that steer the report itself."""
+    import dataclasses
+
+    from pdtlib.pipeline.configs import GRIDS, PREFIXES, SHARED
+
+    report_level = {"smoke", "run", "corpus", "iemocap_root", "manifest", "split", "baseline_durations"}
+    fields = {prefix + f.name for prefix, cls in PREFIXES.items() for f in dataclasses.fields(cls)}
+    shared = {f.name for cls in PREFIXES.values() for f in dataclasses.fields(cls)} & set(SHARED)
+    for key in parameters.defaults():
+        assert key in report_level | fields | shared | set(GRIDS) | {"duration", "pad"}, key
+    # and a value set in the file arrives in the field
+    from types import SimpleNamespace
+
+    p = SimpleNamespace(**{**parameters.defaults(), "pdt_lam": 0.5, "patience": 2, "encoder_input_norm": "bins"})
+    built = pipeline.build(p)
+    assert built["pdt"][0].lam == 0.5 and built["pdt"][0].patience == 2 == built["baseline"][0].patience
+    assert built["encoder"].input_norm == "bins" == built["pdt"][0].encoder.input_norm
