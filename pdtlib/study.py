@@ -330,7 +330,10 @@ def summarise_notebook(study: Study) -> Path:
     book = TABLE2_NOTEBOOK if study.has_points() else STUDY_NOTEBOOK
     out = run_dir(study.name) / "notebooks" / book
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_notebook(paths.NOTEBOOKS / book, out, {"study_file": str(paths.PROJ_ROOT / study.source)})
+    # The overrides (the file's `set` and the command line's, e.g. MANIFEST=...) go along: the cells ran
+    # with them, and a cell counts as complete only for the parameters it ran with.
+    run_notebook(paths.NOTEBOOKS / book, out, {"study_file": str(paths.PROJ_ROOT / study.source),
+                                               "study_set": study.overrides})
     return out
 
 
