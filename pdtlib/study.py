@@ -4,6 +4,7 @@ to a claim. The one mechanism for every search: Table 2's m x λ is a study with
 
     python -m pdtlib.study params/study-default.yaml [--address ray://head:10001] [--no-ray] [--set key=value]
     python -m pdtlib.study compare reports/study-A reports/study-B ... [--out reports/compare]
+    python -m pdtlib.study compare --between reports/study-default-fp32 reports/study-default
     python -m pdtlib.study table2 reports/study-table2 [--out DIR]
 
 A study file (`params/study-*.yaml`) names the base parameter file, the training seeds, the folds
@@ -75,9 +76,9 @@ from .runs import run_dir
 # study_stats (this module would pass 400 lines); `study.collect`, `study.summarise`, `study.compare`
 # etc. stay where notebooks 09 and 10 and the tests have always called them
 from .study_cells import collect, is_complete  # noqa: F401
-from .study_outputs import (compare, compare_main, find_study_folder, read_cells, table2, table2_main,  # noqa: F401
-                            write_compare, write_table2)
-from .study_stats import (FEW_CELLS, FEW_NOTE, PAPER_CLAIM, REFERENCE_EXP, compare_differences,  # noqa: F401
+from .study_outputs import (compare, compare_between, compare_main, find_study_folder, read_cells,  # noqa: F401
+                            table2, table2_main, write_compare, write_table2)
+from .study_stats import (ANSWER, FEW_CELLS, FEW_NOTE, PAPER_CLAIM, REFERENCE_EXP, compare_differences,  # noqa: F401
                           compare_shown, compare_table, in_words, paired, summarise, summary_table)
 
 CELL_KEYS = ("run", "seed", "split")  # what each cell sets itself

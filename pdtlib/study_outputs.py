@@ -3,6 +3,7 @@
 it; the cells' run folders are not needed, so committed results suffice).
 
     compare   <out>/compare.md/.csv, <out>/figures/compare.*   (study_stats.compare_table)
+    between   <out>/between.md/.csv: two runs of one study cell by cell   (study_stats.between)
     table2    <folder>/table2.md/.csv, table2_paired.csv, figures/table2.*   (study_table2)
 """
 
@@ -15,7 +16,8 @@ import pandas as pd
 
 from . import artefacts, paths, study_table2
 from .atomic import atomic_path, write_text
-from .study_stats import FEW_NOTE, PAPER_CLAIM, compare_differences, compare_shown, compare_table
+from .study_stats import (ANSWER, FEW_NOTE, PAPER_CLAIM, between, compare_differences, compare_shown,
+                          compare_table)
 
 
 # ---------------------------------------------------------------- studies side by side
@@ -72,15 +74,52 @@ def write_compare(table: pd.DataFrame, out: Path) -> Path:
         *few]) + "\n")
 
 
+def compare_between(first, second, out=None, seed: int = 0) -> pd.DataFrame:
+    """Two runs of one study cell by cell (`study_stats.between`; e.g. fp32 then bf16) -> <out>/between.md
+    and .csv; out defaults to reports/compare."""
+    found = [find_study_folder(f) for f in (first, second)]
+    names = [f.resolve().name for f in found]
+    table = between(*(read_cells(f) for f in found), seed=seed)
+    if not (table["n"] > 0).any():
+        raise ValueError(f"{names[0]} and {names[1]} have no cell in common (cells pair by name, e.g. loso5-seed0)")
+    out = Path(out) if out is not None else paths.reports_dir() / "compare"
+    with atomic_path(out / "between.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    shown = pd.DataFrame({
+        "Exp": table["exp"].map(lambda v: "" if v != v else f"{v:.0f}"), "Method": table["method"],
+        "n cells": table["n"],
+        f"{names[1]} − {names[0]}": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in
+                                     table[["mean_diff", "low", "high"]].to_numpy()],
+        "Wilcoxon p": table["wilcoxon_p"].map(lambda v: "" if v != v else f"{v:.3g}"),
+        "largest |difference|": table["max_abs"].map(lambda v: f"{v:.2f}"), "Note": table["note"]})
+    write_text(out / "between.md", "\n\n".join([
+        f"# {names[1]} against {names[0]}, cell by cell", shown.to_markdown(index=False),
+        f"UA points, {names[1]} minus {names[0]}, paired over the cells both ran (same seed and fold): mean [95% "
+        "bootstrap interval, percentile, 9999 resamples], Wilcoxon signed-rank p, and the largest difference of "
+        f"one cell. The row '{ANSWER}' pairs the study's answer, PDT + SVM's UA minus the traditional row's, "
+        "cell by cell: an interval around 0 there means the second run does not change the answer."]) + "\n")
+    return table
+
+
 def compare_main(argv) -> int:
     parser = argparse.ArgumentParser(prog="python -m pdtlib.study compare",
-                                     description="Studies side by side (e.g. one per corpus) from their cells.csv.")
+                                     description="Studies side by side (e.g. one per corpus) from their cells.csv; "
+                                                 "--between: two runs of one study, cell by cell.")
     parser.add_argument("folders", nargs="+", help="study folders (reports/<study>/, each with cells.csv)")
     parser.add_argument("--out", default=None, help="where compare.md/.csv and figures/compare.* go "
                                                     "(default reports/compare)")
+    parser.add_argument("--between", action="store_true",
+                        help="two folders of one study run twice (e.g. precision fp32, then bf16): each row's UA, "
+                             "second minus first, paired cell by cell -> between.md/.csv")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else paths.reports_dir() / "compare"
+    if args.between and len(args.folders) != 2:
+        raise SystemExit(f"study compare --between: give two study folders, got {len(args.folders)}")
     try:
+        if args.between:
+            compare_between(*args.folders, out=out)
+            print(f"study compare --between -> {paths.shown(out / 'between.md', Path.cwd())}")
+            return 0
         table = compare(args.folders, out)
     except ValueError as exc:
         raise SystemExit(f"study compare: {exc}") from None

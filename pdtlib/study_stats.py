@@ -6,6 +6,8 @@ PDT + SVM against the other rows, within one study and across studies (corpora).
                     Wilcoxon signed-rank p, n (`paired_difference`, which Table 2 uses too)
     compare_table   several studies in one table: each row's UA, and PDT + SVM minus the traditional
                     row (exp 1, 4 s) and minus eGeMAPS + SVM (exp 7), per study
+    between         two runs of one study (e.g. fp32 and bf16): each row's UA, second minus first,
+                    paired cell by cell, and the same for PDT + SVM minus traditional (the answer)
 
 Intervals are honest about their scale and their support: a percentage's bounds are clipped to
 [0, 100] and a difference of percentages to [-100, 100] (a t-interval over two far-apart cells can
@@ -203,3 +205,32 @@ def compare_shown(table: pd.DataFrame) -> pd.DataFrame:
 def compare_differences(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of `compare_table` that carry a paired difference (the forest plot's lines)."""
     return table.dropna(subset=["diff_n"]).reset_index(drop=True)
+
+
+ANSWER = "PDT + SVM − traditional"  # the `between` row that compares the studies' answers, not a Table 3 row
+
+
+def between(first: pd.DataFrame, second: pd.DataFrame, metric: str = "ua", seed: int = 0) -> pd.DataFrame:
+    """Two runs of one study, cell by cell (same cell name: seed and fold), e.g. the default study in
+    fp32 (`first`) and in bf16 (`second`): per Table 3 row, the second's metric minus the first's over
+    the cells both ran (`paired_difference`: mean, 95% bootstrap interval, Wilcoxon p, n), and the
+    largest absolute difference of one cell; then one more row, ANSWER, whose differences are those of
+    the PDT + SVM minus traditional gap: does the second run change the study's answer?"""
+    wide = {name: cells.pivot_table(index="cell", columns="exp", values=metric)
+            for name, cells in (("first", first), ("second", second))}
+    methods = pd.concat([first, second]).drop_duplicates("exp").set_index("exp")["method"]
+    rows = []
+    for exp in sorted(set(wide["first"].columns) & set(wide["second"].columns)):
+        both = pd.concat([wide["first"][exp], wide["second"][exp]], axis=1, keys=["a", "b"]).dropna()
+        diff = (both["b"] - both["a"]).to_numpy(dtype=float)
+        rows.append({"exp": exp, "method": methods[exp], **paired_difference(diff, seed),
+                     "max_abs": np.abs(diff).max() if len(diff) else np.nan})
+    gaps = {name: (w[REFERENCE_EXP] - w[TRADITIONAL_EXP]).dropna() for name, w in wide.items()
+            if {REFERENCE_EXP, TRADITIONAL_EXP} <= set(w.columns)}
+    if len(gaps) == 2:
+        both = pd.concat([gaps["first"], gaps["second"]], axis=1, keys=["a", "b"]).dropna()
+        diff = (both["b"] - both["a"]).to_numpy(dtype=float)
+        rows.append({"exp": np.nan, "method": ANSWER, **paired_difference(diff, seed),
+                     "max_abs": np.abs(diff).max() if len(diff) else np.nan})
+    return pd.DataFrame(rows, columns=["exp", "method", "n", "mean_diff", "low", "high", "wilcoxon_p", "max_abs",
+                                       "note"])

@@ -228,6 +228,34 @@ def test_the_forest_plot_has_a_line_per_study_and_comparison_and_the_papers_clai
     assert len(dashed) == 1 and dashed[0].get_xdata()[0] == pytest.approx(5.24)  # the paper's +5.24, at x
 
 
+def test_between_pairs_two_runs_of_one_study_cell_by_cell_and_the_answer(tmp_path):
+    first = spread_cells()  # cells c0, c1; rows 1 (5, 80), 5 (10, 90), 7 (20, 30)
+    second = first.copy()
+    second.loc[second["exp"] == 5, "ua"] += [1.0, 3.0]  # PDT + SVM up by 1 and 3 points
+    second.loc[(second["exp"] == 1) & (second["cell"] == "c1"), "ua"] -= 2.0  # traditional down 2 in c1
+    extra = first[first["cell"] == "c0"].assign(cell="c9")  # only in the second: not paired
+    a = write_cells(tmp_path / "study-fp32", first)
+    b = write_cells(tmp_path / "study-bf16", pd.concat([second, extra]))
+    out = tmp_path / "compare"
+    assert studies.main(["compare", "--between", str(a), str(b), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "between.csv")
+    rows = table.set_index("method")
+    assert rows.at["PDT + SVM", "mean_diff"] == pytest.approx(2.0) and rows.at["PDT + SVM", "n"] == 2
+    assert (rows.at["PDT + SVM", "low"], rows.at["PDT + SVM", "high"]) == (1.0, 3.0)
+    assert rows.at["PDT + SVM", "max_abs"] == pytest.approx(3.0)
+    assert rows.at["traditional", "mean_diff"] == pytest.approx(-1.0)
+    assert rows.at["eGeMAPS + SVM", "mean_diff"] == 0 and pd.isna(rows.at["eGeMAPS + SVM", "wilcoxon_p"])
+    # the answer, PDT + SVM minus traditional, per cell: c0 +1 - 0, c1 +3 - (-2)
+    assert rows.at[studies.ANSWER, "mean_diff"] == pytest.approx(3.0) and rows.at[studies.ANSWER, "max_abs"] == 5.0
+    text = (out / "between.md").read_text()
+    assert "study-bf16 − study-fp32" in text and "+2.00 [+1.00, +3.00]" in text
+    with pytest.raises(SystemExit, match="give two study folders"):
+        studies.main(["compare", "--between", str(a)])
+    lone = write_cells(tmp_path / "study-other", first.assign(cell=lambda d: d["cell"] + "x"))
+    with pytest.raises(SystemExit, match="no cell in common"):
+        studies.main(["compare", "--between", str(a), str(lone), "--out", str(out)])
+
+
 def test_compare_names_a_folder_without_cells(tmp_path):
     with pytest.raises(SystemExit, match="no cells.csv"):
         studies.main(["compare", str(tmp_path / "nowhere")])

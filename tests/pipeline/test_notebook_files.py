@@ -32,6 +32,14 @@ def test_every_study_file_expands_into_checked_runs(study):
     assert len({v["run"] for v in cells.values()}) == len(cells)
 
 
+def test_the_fp32_default_study_is_the_default_study_in_fp32():
+    # reports/compare/between.md pairs them cell by cell: they must differ in precision alone
+    bf16, fp32 = (studies.load_study(paths.PARAMS / f"{name}.yaml") for name in ("study-default", "study-default-fp32"))
+    assert fp32.overrides == {**bf16.overrides, "precision": "fp32"} and "precision" not in bf16.overrides
+    assert (fp32.seeds, fp32.folds, fp32.base) == (bf16.seeds, bf16.folds, bf16.base)
+    assert list(fp32.cells()) == list(bf16.cells())  # the same cell names, which is what pairs them
+
+
 def test_the_study_notebook_defaults_to_the_default_study():
     declared = declared_parameters(paths.NOTEBOOKS / STUDY_NOTEBOOK)
     assert yaml.safe_load(declared["study_file"]["default"]) == "params/study-default.yaml"
