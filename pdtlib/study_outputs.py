@@ -91,7 +91,7 @@ def compare_between(first, second, out=None, seed: int = 0) -> pd.DataFrame:
         f"{names[1]} − {names[0]}": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in
                                      table[["mean_diff", "low", "high"]].to_numpy()],
         "Wilcoxon p": table["wilcoxon_p"].map(lambda v: "" if v != v else f"{v:.3g}"),
-        "largest |difference|": table["max_abs"].map(lambda v: f"{v:.2f}"), "Note": table["note"]})
+        "largest difference (abs.)": table["max_abs"].map(lambda v: f"{v:.2f}"), "Note": table["note"]})
     write_text(out / "between.md", "\n\n".join([
         f"# {names[1]} against {names[0]}, cell by cell", shown.to_markdown(index=False),
         f"UA points, {names[1]} minus {names[0]}, paired over the cells both ran (same seed and fold): mean [95% "
