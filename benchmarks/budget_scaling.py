@@ -15,8 +15,8 @@ The budget is in encoder passes (max_passes, the same cap for both methods), and
 after `patience` evaluations without improvement on validation. If the budgets follow the corpus,
 the passes chosen grow with the training set, the epochs they amount to stay in a sane range, and
 no run ends at the cap without a note. The script prints, per size and trained row: training
-utterances, steps, passes (the whole run, the checkpoint chosen is on the selected_on_val line), epochs, why training stopped, training accuracy at the end, UA, and the
-notes Table 3 carries. The EmoDB sizes are skipped with a message when the copy is absent.
+utterances, steps, passes (the whole run; the checkpoint chosen is on the selected_on_val line),
+epochs, why training stopped, training accuracy at the end, UA, and the notes Table 3 carries. The EmoDB sizes are skipped with a message when the copy is absent.
 """
 
 import argparse

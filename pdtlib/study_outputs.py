@@ -16,8 +16,8 @@ import pandas as pd
 
 from . import artefacts, paths, study_table2
 from .atomic import atomic_path, write_text
-from .study_stats import (ANSWER, FEW_NOTE, PAPER_CLAIM, between, compare_differences, compare_shown,
-                          compare_table)
+from .study_stats import (ANSWER, FEW_NOTE, PAPER_CLAIM, _difference_interval, _or_blank, between,
+                          compare_differences, compare_shown, compare_table)
 
 
 # ---------------------------------------------------------------- studies side by side
@@ -86,11 +86,10 @@ def compare_between(first, second, out=None, seed: int = 0) -> pd.DataFrame:
     with atomic_path(out / "between.csv") as tmp:
         table.to_csv(tmp, index=False)
     shown = pd.DataFrame({
-        "Exp": table["exp"].map(lambda v: "" if v != v else f"{v:.0f}"), "Method": table["method"],
+        "Exp": table["exp"].map(lambda v: _or_blank(v, ".0f")), "Method": table["method"],
         "n cells": table["n"],
-        f"{names[1]} − {names[0]}": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in
-                                     table[["mean_diff", "low", "high"]].to_numpy()],
-        "Wilcoxon p": table["wilcoxon_p"].map(lambda v: "" if v != v else f"{v:.3g}"),
+        f"{names[1]} − {names[0]}": [_difference_interval(*v) for v in table[["mean_diff", "low", "high"]].to_numpy()],
+        "Wilcoxon p": table["wilcoxon_p"].map(lambda v: _or_blank(v, ".3g")),
         "largest difference (abs.)": table["max_abs"].map(lambda v: f"{v:.2f}"), "Note": table["note"]})
     write_text(out / "between.md", "\n\n".join([
         f"# {names[1]} against {names[0]}, cell by cell", shown.to_markdown(index=False),

@@ -216,21 +216,19 @@ def between(first: pd.DataFrame, second: pd.DataFrame, metric: str = "ua", seed:
     the cells both ran (`paired_difference`: mean, 95% bootstrap interval, Wilcoxon p, n), and the
     largest absolute difference of one cell; then one more row, ANSWER, whose differences are those of
     the PDT + SVM minus traditional gap: does the second run change the study's answer?"""
-    wide = {name: cells.pivot_table(index="cell", columns="exp", values=metric)
-            for name, cells in (("first", first), ("second", second))}
+    wide = [cells.pivot_table(index="cell", columns="exp", values=metric) for cells in (first, second)]
     methods = pd.concat([first, second]).drop_duplicates("exp").set_index("exp")["method"]
-    rows = []
-    for exp in sorted(set(wide["first"].columns) & set(wide["second"].columns)):
-        both = pd.concat([wide["first"][exp], wide["second"][exp]], axis=1, keys=["a", "b"]).dropna()
+
+    def row(exp, method, a: pd.Series, b: pd.Series) -> dict:  # a, b: one value per cell
+        both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
         diff = (both["b"] - both["a"]).to_numpy(dtype=float)
-        rows.append({"exp": exp, "method": methods[exp], **paired_difference(diff, seed),
-                     "max_abs": np.abs(diff).max() if len(diff) else np.nan})
-    gaps = {name: (w[REFERENCE_EXP] - w[TRADITIONAL_EXP]).dropna() for name, w in wide.items()
-            if {REFERENCE_EXP, TRADITIONAL_EXP} <= set(w.columns)}
-    if len(gaps) == 2:
-        both = pd.concat([gaps["first"], gaps["second"]], axis=1, keys=["a", "b"]).dropna()
-        diff = (both["b"] - both["a"]).to_numpy(dtype=float)
-        rows.append({"exp": np.nan, "method": ANSWER, **paired_difference(diff, seed),
-                     "max_abs": np.abs(diff).max() if len(diff) else np.nan})
+        return {"exp": exp, "method": method, **paired_difference(diff, seed),
+                "max_abs": np.abs(diff).max() if len(diff) else np.nan}
+
+    rows = [row(exp, methods[exp], wide[0][exp], wide[1][exp])
+            for exp in sorted(set(wide[0].columns) & set(wide[1].columns))]
+    if all({REFERENCE_EXP, TRADITIONAL_EXP} <= set(w.columns) for w in wide):
+        gaps = [w[REFERENCE_EXP] - w[TRADITIONAL_EXP] for w in wide]
+        rows.append(row(np.nan, ANSWER, *gaps))
     return pd.DataFrame(rows, columns=["exp", "method", "n", "mean_diff", "low", "high", "wilcoxon_p", "max_abs",
                                        "note"])
