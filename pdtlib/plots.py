@@ -277,18 +277,26 @@ def plot_compare(differences: pd.DataFrame, *, paper: float | None = None,
 
 def plot_table2(table: pd.DataFrame, *, title: str = "Table 2: PDT + SVM over m and λ") -> Figure:
     """A heatmap of Table 2's settings: m (rows) x λ (columns), each cell the mean test UA over the
-    study's cells, annotated with it, the mean validation UA (of the SVM) and n; the setting chosen
-    on validation outlined solid black, the paper's best (m 0.1, λ 0.9) dashed; a setting not run
-    stays blank.
+    study's cells, annotated with it ± its sd between cells, the mean validation UA (of the SVM) and
+    n; the setting chosen on validation outlined solid black, the paper's best (m 0.1, λ 0.9) dashed;
+    a setting not run stays blank. The colours span the means' range only, which can be narrower than
+    one setting's spread: the sd beside each mean says how much of a colour difference is noise.
 
-    table: study_table2.settings: pdt_margin, pdt_lam, ua_mean, val_ua_mean, ua_n, table2, chosen, paper.
+    table: study_table2.settings: pdt_margin, pdt_lam, ua_mean, ua_sd, val_ua_mean, ua_n, table2, chosen, paper.
     """
     grid = table[table["table2"]]
-    test, val, n = (grid.pivot_table(index="pdt_margin", columns="pdt_lam", values=col, aggfunc="first")
-                    for col in ("ua_mean", "val_ua_mean", "ua_n"))
-    val, n = val.reindex_like(test), n.reindex_like(test)
-    annot = np.array([[("" if t != t else f"{t:.1f}\nval {v:.1f}\nn {n.iat[i, j]:.0f}")
-                       for j, (t, v) in enumerate(zip(test.iloc[i], val.iloc[i]))] for i in range(len(test))])
+    test, sd, val, n = (grid.pivot_table(index="pdt_margin", columns="pdt_lam", values=col, aggfunc="first")
+                        for col in ("ua_mean", "ua_sd", "val_ua_mean", "ua_n"))
+    sd, val, n = sd.reindex_like(test), val.reindex_like(test), n.reindex_like(test)
+
+    def shown(i: int, j: int) -> str:  # "" where not run; no sd from one cell
+        mean, spread = test.iat[i, j], sd.iat[i, j]
+        if mean != mean:
+            return ""
+        return (f"{mean:.1f}" + ("" if spread != spread else f" ± {spread:.1f}")
+                + f"\nval {val.iat[i, j]:.1f}\nn {n.iat[i, j]:.0f}")
+
+    annot = np.array([[shown(i, j) for j in range(test.shape[1])] for i in range(len(test))])
     fig = Figure(figsize=(1.5 * test.shape[1] + 3.0, 1.1 * test.shape[0] + 2.2), layout="constrained")
     ax = fig.subplots()
     sns.heatmap(test, annot=annot, fmt="", cmap="viridis", mask=test.isna(), ax=ax, linewidths=0.5, linecolor="w",
@@ -304,7 +312,8 @@ def plot_table2(table: pd.DataFrame, *, title: str = "Table 2: PDT + SVM over m 
                 edgecolor="k" if column == "chosen" else "#D55E00", label=label)))
     ax.set_xticklabels([f"{v:g}" for v in test.columns])
     ax.set_yticklabels([f"{v:g}" for v in test.index], rotation=0)
-    ax.set(xlabel="λ (eq. 1)", ylabel="m (eq. 2)", title=f"{title}\nmean test UA; val = mean validation UA (SVM)")
+    ax.set(xlabel="λ (eq. 1)", ylabel="m (eq. 2)",
+           title=f"{title}\nmean test UA ± sd between cells; val = mean validation UA (SVM)")
     if handles:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     return fig

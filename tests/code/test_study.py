@@ -434,5 +434,7 @@ def test_table2_is_written_from_cells_csv_with_its_heatmap(tmp_path):
     assert [p.get_label() for p in outlines] == ["chosen on validation", "paper's best (m 0.1, λ 0.9)"]
     assert outlines[0].get_xy() == pytest.approx((1.03, 1.03))  # λ 0.9 (column 1), m 0.2 (row 1)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.9", "1"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "61.0 ± 1.0\nval 60.0\nn 3" in texts  # the paper's best: its mean, sd between cells, val, n
     with pytest.raises(SystemExit, match="Table 2 needs a grid study's cells"):
         studies.main(["table2", str(write_cells(tmp_path / "plain", hand_made_cells()))])
