@@ -7,7 +7,8 @@ are built from those, as notebook 08 would (pipeline.table3), each file read onl
 that writes it ran under the cell's parameters (a file left by an earlier run is not this cell's).
 Row 5 (PDT + SVM) also carries the two validation scores a setting is chosen on, in %:
 `val_ua`, the SVM's UA on the validation split (metrics/pdt_svm.json), and `probe_val_ua`, the
-linear probe's at the PDT checkpoint chosen (metrics/pdt_training.json, when it selects on val_ua).
+linear probe's at the PDT checkpoint chosen (metrics/pdt_training.json, when it selects on val_ua),
+and `chosen_passes`, the encoder passes of that checkpoint (0: the untrained encoder was kept).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 SETTING_KEYS = ("pdt_margin", "pdt_lam", "pdt_mode", "max_passes", "pdt_batch_size")
 ROW_COLUMNS = ["cell", "seed", "fold", "exp", "method", "duration", "paper_ua", "ua", "wa", "f1"]
 VALIDATION_COLUMNS = ["val_ua", "probe_val_ua"]
+ROW5_COLUMNS = [*VALIDATION_COLUMNS, "chosen_passes"]  # what row 5 carries beyond its scores
 
 
 def is_complete(values: dict, notebooks: list[str] | None = None) -> bool:
@@ -82,18 +84,20 @@ def validation_ua(run: Path, ran: set[str]) -> dict:
     chosen = current_metrics(run, "pdt_training", ran).get("chosen", {})
     return {"val_ua": round(100 * svm["val_ua"], 2) if "val_ua" in svm else np.nan,
             # a checkpoint chosen on the validation pairs says nothing of UA: no value rather than a wrong one
-            "probe_val_ua": round(100 * chosen["value"], 2) if chosen.get("metric") == "val_ua" else np.nan}
+            "probe_val_ua": round(100 * chosen["value"], 2) if chosen.get("metric") == "val_ua" else np.nan,
+            # 0: validation kept the untrained encoder, and row 5 is an SVM on random-weight vectors
+            "chosen_passes": chosen.get("passes", np.nan)}
 
 
 def cell_rows(run: Path) -> pd.DataFrame:
     """One complete cell's Table 3 rows (table3.csv when notebook 08 ran, else `metrics_rows`), with
-    row 5's `validation_ua` (NaN on the other rows)."""
+    row 5's `validation_ua` columns (NaN on the other rows)."""
     record = read_record(run)
     ran = notebooks_ran(record)
     table3 = run / "table3.csv"
     rows = pd.read_csv(table3) if artefacts.TABLE3 in ran and table3.exists() else metrics_rows(run, record, ran)
     validation = validation_ua(run, ran)
-    for column in VALIDATION_COLUMNS:
+    for column in ROW5_COLUMNS:
         rows[column] = np.where(rows["exp"] == REFERENCE_EXP, validation[column], np.nan)
     return rows
 
@@ -105,7 +109,7 @@ def _plain(value):
 
 def collect(study: "Study") -> pd.DataFrame:
     """Every complete cell's Table 3 rows that it ran, long: cell, seed, fold, exp, method, duration,
-    paper_ua, ua, wa, f1, corpus (where the cells say), val_ua and probe_val_ua (row 5); for a study
+    paper_ua, ua, wa, f1, corpus (where the cells say), val_ua, probe_val_ua, chosen_passes (row 5); for a study
     with a grid or points also its `point` and settings (SETTING_KEYS, then the grid's parameters)."""
     cells, points = study.cells(), study.points()
     keys = list(dict.fromkeys([*SETTING_KEYS, *(k for p in points.values() for k in p)])) if study.has_points() else []
@@ -119,5 +123,5 @@ def collect(study: "Study") -> pd.DataFrame:
         raise ValueError(f"study {study.name}: no complete cell yet (run `python -m pdtlib.study {study.source}`)")
     table = pd.concat(frames, ignore_index=True).dropna(subset=["ua"])  # rows the study leaves out: no UA
     columns = ROW_COLUMNS + (["corpus"] if "corpus" in table else [])  # so cells.csv says which corpus, for `compare`
-    columns += VALIDATION_COLUMNS + (["point", *keys] if keys else [])
+    columns += ROW5_COLUMNS + (["point", *keys] if keys else [])
     return table[columns].reset_index(drop=True)

@@ -149,7 +149,9 @@ def write_table2(cells: pd.DataFrame, out: Path, study: str, seed: int = 0) -> t
         "split, which chooses the setting; Val UA, probe: the linear probe's at the PDT checkpoint chosen; Test UA: "
         "the test split, never used to choose. Caps: the training cap in encoder passes (max_passes, the same "
         "for both pairing schemes: about the same wall clock) and the pairs it allows (sampled: 1 per 2 passes; "
-        "in-batch: B(B-1)/2 per B). A variant differs from Table 2's settings in more than m and λ.",
+        "in-batch: B(B-1)/2 per B). A variant differs from Table 2's settings in more than m and λ." + (
+            " Untrained kept: cells whose PDT checkpoint chosen on validation is the untrained encoder (step 0), "
+            "so that their row 5 is an SVM on the vectors of random weights." if "untrained" in table else ""),
         study_table2.in_words(table),
         "## Paired comparisons", study_table2.comparisons_shown(diffs).to_markdown(index=False),
         "Test UA of the first point minus the second's, paired over the (seed, fold) cells both have: mean [95% "

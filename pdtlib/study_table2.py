@@ -4,8 +4,9 @@ the PDT's margin m (eq. 2) and weight λ (eq. 1) chosen on validation, and the p
     settings     one row per point, on PDT + SVM (Table 3 row 5): the point's settings, its caps in
                  encoder passes and in pairs, and over its cells the validation UA of the SVM
                  (`val_ua`) and of the linear probe (`probe_val_ua`) and the test UA (`ua`): mean,
-                 sd, 95% t-interval (clipped to [0, 100]), n; which points are Table 2's settings,
-                 the one chosen on validation and the paper's best (m 0.1, λ 0.9)
+                 sd, 95% t-interval (clipped to [0, 100]), n; how many of its cells kept the
+                 untrained encoder (`untrained`: validation chose the step-0 checkpoint); which
+                 points are Table 2's settings, the one chosen on validation and the paper's best
     comparisons  test UA differences paired over (seed, fold) (study_stats.paired_difference: mean,
                  95% bootstrap interval, Wilcoxon p, n): the paper's best minus λ = 0 and minus
                  λ = 1 at its m; the setting chosen minus the paper's best; in-batch minus sampled
@@ -34,7 +35,7 @@ PAPER_BEST = {"pdt_margin": 0.1, "pdt_lam": 0.9}  # Table 2's best values
 METRICS = ("val_ua", "probe_val_ua", "ua")
 # a cell's rows and scores; every other column of a grid study's cells is a setting (study_cells.collect)
 NOT_SETTINGS = {"cell", "seed", "fold", "exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "corpus",
-                "val_ua", "probe_val_ua", "point"}
+                "val_ua", "probe_val_ua", "chosen_passes", "point"}
 # pair caps within 2% are "the same pairs": steps are whole, so two schemes' caps rarely match exactly
 SAME_PAIRS = 0.02
 
@@ -64,9 +65,10 @@ def _matches(row, other, columns, skip=(), **changes) -> bool:
 
 def settings(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per point, in the study's order: point, its settings, pairs_cap (where the pairing is
-    known), for each of METRICS its mean, sd, low, high and n over the point's cells, note (n <
-    FEW_CELLS), table2 (one of Table 2's m x λ settings), paper (the paper's best) and chosen (the
-    highest mean val_ua of Table 2's settings)."""
+    known), for each of METRICS its mean, sd, low, high and n over the point's cells, untrained (its
+    cells whose chosen checkpoint is step 0; where the cells say), note (n < FEW_CELLS), table2 (one
+    of Table 2's m x λ settings), paper (the paper's best) and chosen (the highest mean val_ua of
+    Table 2's settings)."""
     missing = sorted({"point", *AXES} - set(cells.columns))
     if missing:
         raise ValueError(f"the cells lack {missing}: Table 2 needs a grid study's cells (a study file with `grid` "
@@ -82,6 +84,8 @@ def settings(cells: pd.DataFrame) -> pd.DataFrame:
             mean, sd, low, high = t_interval(values)
             row.update({f"{metric}_mean": mean, f"{metric}_sd": sd, f"{metric}_low": low, f"{metric}_high": high,
                         f"{metric}_n": len(values)})
+        if "chosen_passes" in group:  # cells.csv written before the column existed: not known
+            row["untrained"] = int((group["chosen_passes"] == 0).sum())
         row["note"] = few_cells_note(row["ua_n"])
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -167,6 +171,8 @@ def settings_shown(table: pd.DataFrame) -> pd.DataFrame:
         shown[name] = [_or_blank_interval(*v) for v in
                        table[[f"{metric}_mean", f"{metric}_sd", f"{metric}_low", f"{metric}_high"]].to_numpy()]
     shown["n"] = table["ua_n"]
+    if "untrained" in table:
+        shown["Untrained kept"] = table["untrained"]
     shown["Row"] = marks
     return shown
 

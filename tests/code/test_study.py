@@ -329,7 +329,7 @@ def fake_cell(values: dict, *, ua: float, val: float, probe: float, table3: bool
     (folder / "metrics").mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps(record))
     metrics = {"data": {"corpus": "synthetic"}, "pdt_svm": {"ua": ua / 100, "wa": 0.5, "f1": 0.4, "val_ua": val / 100},
-               "pdt_training": {"chosen": {"metric": "val_ua", "value": probe / 100}},
+               "pdt_training": {"chosen": {"metric": "val_ua", "value": probe / 100, "passes": 3200 * int(probe > 55)}},
                "traditional_4s": {"ua": 0.9, "wa": 0.9, "f1": 0.9, "params_hash": "an-earlier-run"}}
     for name, content in metrics.items():
         (folder / "metrics" / f"{name}.json").write_text(json.dumps({"params_hash": digest, **content}))
@@ -348,6 +348,7 @@ def test_collect_reads_cells_of_some_notebooks_from_their_metrics(tmp_path):
     assert (cells["exp"] == 5).all()  # row 1's file is from another run: not this cell's
     assert cells["ua"].tolist() == [50.0, 51.0, 52.0, 53.0] and cells["val_ua"].tolist() == [60.0, 61.0, 62.0, 63.0]
     assert cells["probe_val_ua"].tolist() == [55.0, 56.0, 57.0, 58.0] and (cells["corpus"] == "synthetic").all()
+    assert cells["chosen_passes"].tolist() == [0, 3200, 3200, 3200]  # the first kept its untrained encoder
     assert cells["point"].tolist() == ["lam0.9", "lam0.9", "lam1", "lam1"]
     assert cells["pdt_lam"].tolist() == [0.9, 0.9, 1, 1]
     assert {"pdt_margin", "pdt_mode", "max_passes", "pdt_batch_size"} <= set(cells.columns)
@@ -380,7 +381,9 @@ def table2_cells() -> pd.DataFrame:
             rows.append({"cell": f"{point}-loso5-seed{seed}", "seed": seed, "fold": "loso:5", "exp": 5,
                          "method": "PDT + SVM", "duration": 4.0, "paper_ua": 56.33, "ua": float(ua), "wa": 50.0,
                          "f1": 50.0, "corpus": "synthetic", "val_ua": float(v), "probe_val_ua": v - 1.0,
-                         "point": point, "pdt_margin": m, "pdt_lam": lam, "pdt_mode": mode, "max_passes": passes,
+                         # λ 0's seed 0 kept the untrained encoder (step 0); every other cell a trained one
+                         "chosen_passes": 0 if (point, seed) == ("m0.1-lam0", 0) else 3200, "point": point,
+                         "pdt_margin": m, "pdt_lam": lam, "pdt_mode": mode, "max_passes": passes,
                          "pdt_batch_size": 32})
     return pd.DataFrame(rows)
 
@@ -399,6 +402,8 @@ def test_table2_chooses_on_validation_and_pairs_the_comparisons():
     assert (paper["ua_mean"], paper["ua_sd"], paper["ua_n"]) == (pytest.approx(61.0), pytest.approx(1.0), 3)
     assert (paper["ua_low"], paper["ua_high"]) == pytest.approx((61 - half, 61 + half))
     assert paper["val_ua_mean"] == 60.0 and paper["probe_val_ua_mean"] == 59.0 and paper["note"] == studies.FEW_NOTE
+    assert table["untrained"].to_dict() == {p: int(p == "m0.1-lam0") for p in TABLE2_POINTS}
+    assert "chosen_passes" not in study_table2.setting_columns(cells)  # a result, not a setting
     assert table["pairs_cap"].to_dict() == {**{p: 310000 for p in list(TABLE2_POINTS)[:6]},
                                                 "m0.1-lam0.9-sampled": 9984, "m0.1-lam0.9-passes640": 9920}
     diffs = study_table2.comparisons(cells, table.reset_index()).set_index("comparison")
@@ -426,6 +431,7 @@ def test_table2_is_written_from_cells_csv_with_its_heatmap(tmp_path):
     assert "# Table 2: the PDT's m and λ, study `study-table2`" in text
     assert "| m0.2-lam0.9 " in text and "chosen on validation" in text and "paper's best" in text
     assert "61.00 ± 1.00 [58.52, 63.48]" in text and "+10.00 [+9.00, +11.00]" in text and "variant" in text
+    assert "Untrained kept" in text and "untrained encoder (step 0)" in text
     for suffix in ("png", "svg"):
         assert (folder / "figures" / f"table2.{suffix}").stat().st_size > 1000
     fig = plots.plot_table2(pd.read_csv(folder / "table2.csv"))
