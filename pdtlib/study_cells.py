@@ -79,7 +79,8 @@ def metrics_rows(run: Path, record: dict, ran: set[str]) -> pd.DataFrame:
 
 def validation_ua(run: Path, ran: set[str]) -> dict:
     """Row 5's validation scores in %: the SVM's UA on the validation split (`val_ua`) and the
-    linear probe's at the chosen PDT checkpoint (`probe_val_ua`); NaN where not run."""
+    linear probe's at the chosen PDT checkpoint (`probe_val_ua`), and that checkpoint's encoder
+    passes (`chosen_passes`); NaN where not run."""
     svm = current_metrics(run, "pdt_svm", ran)
     chosen = current_metrics(run, "pdt_training", ran).get("chosen", {})
     return {"val_ua": round(100 * svm["val_ua"], 2) if "val_ua" in svm else np.nan,
