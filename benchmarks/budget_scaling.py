@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pdtlib import paths
+from pdtlib.system import paths
 
 DEFAULT_MANIFEST = paths.PROJ_ROOT.parent / "shared" / "data" / "emodb4" / "manifest.csv"
 TRAINED_ROWS = [1, 5, 6]  # traditional 4 s, PDT + SVM, traditional encoder + SVM

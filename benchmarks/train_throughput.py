@@ -6,12 +6,12 @@ against the machine's peak.
         [--precisions fp32 bf16] [--models pdt classifier] [--pdt-modes in-batch [sampled]]
         [--cuda-batch 256] [--compile] [--threads N]
 
-What is timed: the real training step, pdtlib.train's `Trainer.fit_batch` (the batch gathered from
+What is timed: the real training step, pdtlib.training.train's `Trainer.fit_batch` (the batch gathered from
 the float16 feature array, forward, loss, backward, Adam), of PDTTrainer (`in-batch`, the report's
 default: B utterances encoded, all B(B-1)/2 pairs scored, eq. 1 loss; `sampled`, the paper's, on
 request: 2B utterances for B pairs) and of ClassifierTrainer (B utterances, cross entropy), on
 random 257 x T float16 spectrograms, for each encoder width and precision (`fp32`; `bf16`: the
-autocast of pdtlib.precision, weights and Adam fp32). The first step is timed on its own (one-off
+autocast of pdtlib.system.precision, weights and Adam fp32). The first step is timed on its own (one-off
 costs: oneDNN primitives, cuDNN autotuning, compilation), then come `--warmup` - 1 untimed steps,
 then `--steps` timed ones. CPU steps run under deterministic algorithms, as Trainer.fit runs them,
 on as many threads as the CPU has cores unless --threads. CUDA (--device auto where present, or
@@ -35,7 +35,7 @@ Peak = cores x clock x FLOP per cycle per core for the ISA the precision runs on
     fp32, AVX2:      2 FMA units x 8 lanes x 2 = 32
     bf16, AMX:       1024 (Intel's figure for the AMX-BF16 tile multiply, flag amx_bf16)
     bf16, AVX512-BF16 without AMX: 2 units x 32 bf16 x 2 = 128 (vdpbf16ps, 2 units assumed)
-    bf16 on a CPU without native bf16 (pdtlib.precision.native_bf16_cpu): oneDNN converts to fp32,
+    bf16 on a CPU without native bf16 (pdtlib.system.precision.native_bf16_cpu): oneDNN converts to fp32,
                      so the fp32 peak.
 cores: physical cores (lscpu sockets x cores per socket: SMT siblings share one core's FMA units),
 at most the threads used; clock: /proc/cpuinfo "cpu MHz" (the clock when read: the base clock on
@@ -60,17 +60,19 @@ import pandas as pd
 import torch
 
 from pdtlib import EMOTIONS
-from pdtlib.checkpoints import deterministic
+from pdtlib.training.checkpoints import deterministic
 from pdtlib.features import FeatureConfig, FeatureSet
 from pdtlib.models import EncoderConfig, flops
 from pdtlib.pairs import pairs_per_batch
-from pdtlib.precision import cpu_description, native_bf16_cpu
-from pdtlib.train import ClassifierConfig, ClassifierTrainer, PDTConfig, PDTTrainer
+from pdtlib.system.precision import cpu_description, native_bf16_cpu
+from pdtlib.training.configs import MAX_PASSES, ClassifierConfig, PDTConfig
+from pdtlib.training.train import ClassifierTrainer, PDTTrainer
 
 HALF = "16,32,64,128,128"  # params/default.yaml encoder_channels: the report's default encoder
-# Encoder passes one method trains in the default report (params/default.yaml), about: the PDT's
-# 4 epochs x 75,000 pairs / 496 pairs a step x 32 utterances = 19,400.
-REPORT_PASSES = 20_000
+# Encoder passes one method trains in the default report, about: half its cap in encoder passes
+# (MAX_PASSES, params/default.yaml max_passes) before validation stops it (reports/default/table3.md:
+# the PDT trained 20,000, the traditional rows 8,000-9,600).
+REPORT_PASSES = MAX_PASSES // 2
 # Dense FLOP per cycle per SM by compute capability: bf16 and tf32 tensor cores, fp32 cores
 # (A100: 312 / 156 / 19.5 TFLOP/s at 1410 MHz; H100 SXM: 989 / 495 at 1830 MHz, 67 at 1980 MHz).
 SM_FLOP_PER_CYCLE = {(8, 0): {"bf16": 2048, "tf32": 1024, "fp32": 128},

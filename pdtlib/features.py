@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import label_index
 from .audio import SAMPLE_RATE, fix_duration
-from .corpora.table import label_index
 
 # Bump when this module changes what it computes for an unchanged FeatureConfig: every
 # feature cache (and every checkpoint's data fingerprint) then misses and is rebuilt.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .iemocap import load_iemocap
 from .manifest import load_manifest
 from .synthetic import SyntheticConfig, load_synthetic
-from .table import COLUMNS, SPLITS, CorpusError, counts, label_index, validate_table
+from .table import COLUMNS, SPLITS, CorpusError, counts, validate_table
 
 # A new corpus kind is one more entry here: a function returning a table checked by validate_table.
 LOADERS = {
@@ -29,5 +29,5 @@ def load_corpus(kind: str, **kwargs):
     return loader(**kwargs)
 
 
-__all__ = ["COLUMNS", "SPLITS", "CorpusError", "LOADERS", "counts", "label_index", "load_corpus",
+__all__ = ["COLUMNS", "SPLITS", "CorpusError", "LOADERS", "counts", "load_corpus",
            "load_iemocap", "load_manifest", "load_synthetic", "SyntheticConfig", "validate_table"]

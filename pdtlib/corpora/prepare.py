@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import EMOTIONS
-from ..atomic import atomic_path
+from ..system.atomic import atomic_path
 from .recipes import RECIPES, Recipe, UsageError, get_recipe
 from .recipes.assign import Assignment, speaker_assignment, split_lines
 from .recipes.checks import drop_copies, release_check

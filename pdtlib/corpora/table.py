@@ -165,11 +165,6 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
-def label_index(labels) -> "pd.Series":
-    """Labels -> integer indices into EMOTIONS (0 happy, 1 angry, 2 neutral, 3 sad)."""
-    return pd.Series(labels).map({e: i for i, e in enumerate(EMOTIONS)}).astype("int64")
-
-
 def counts(df: pd.DataFrame) -> pd.DataFrame:
     """Utterances per split and class, with totals: the paper's Table 1 for this corpus."""
     table = pd.crosstab(df["split"], df["label"], margins=True, margins_name="total")

@@ -1,12 +1,12 @@
-"""Atomic writes (pdtlib.atomic): temporaries name their owner, and what dead owners left is removed."""
+"""Atomic writes (pdtlib.system.atomic): temporaries name their owner, and what dead owners left is removed."""
 
 import os
 import subprocess
 import sys
 import time
 
-from pdtlib import atomic
-from pdtlib.atomic import atomic_folder, atomic_path, remove_stale
+from pdtlib.system import atomic
+from pdtlib.system.atomic import atomic_folder, atomic_path, remove_stale
 
 
 def dead_pid() -> int:

@@ -1,4 +1,4 @@
-"""Model bundles (pdtlib.bundle): a real smoke-sized model saved, loaded and used on waveforms.
+"""Model bundles (pdtlib.serving.bundle): a real smoke-sized model saved, loaded and used on waveforms.
 
 `build_tiny_bundle` is the one place a test model is made (tests/pipeline/test_cli.py loads it
 from this file): the generated corpus at scale 0.02 (113 utterances), a 4-8-8-8-8 channel PDT
@@ -20,20 +20,22 @@ import torch
 
 from pdtlib import EMOTIONS
 from pdtlib.audio import load_audio
-from pdtlib.bundle import (FORMAT, TRUSTED_TYPES, Bundle, BundleError, corpus_description, find_bundle, load_bundle,
-                           load_svm, save_bundle, segment_bounds)
-from pdtlib.evaluate import evaluate_predictions, fit_svm
+from pdtlib.serving.bundle import (FORMAT, TRUSTED_TYPES, Bundle, BundleError, corpus_description, find_bundle,
+                                   load_bundle, load_svm, save_bundle)
+from pdtlib.serving.inference import embed_waves, segment_bounds
+from pdtlib.evaluation.evaluate import evaluate_predictions, fit_svm
 from pdtlib.features import FeatureConfig
 from pdtlib.models import AudioEncoder, EncoderConfig
 
 
 def build_tiny_bundle(base: Path) -> SimpleNamespace:
     """Corpus, features, trained encoder, fitted SVM and the bundle at base/run/model (reused when present)."""
-    from pdtlib.cache import load_features
+    from pdtlib.corpora.cache import load_features
     from pdtlib.corpora import load_iemocap
     from pdtlib.corpora.synthetic import SyntheticConfig, generate_corpus
-    from pdtlib.inference import embed
-    from pdtlib.train import PDTConfig, train_pdt
+    from pdtlib.training.inference import embed
+    from pdtlib.training.configs import PDTConfig
+    from pdtlib.training.train import train_pdt
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny ops: one thread is faster on the shared 2-core machine
@@ -100,7 +102,7 @@ def rewrite_checksum(folder: Path, name: str) -> None:
 # ---------------------------------------------------------------- round trip
 
 def test_loaded_bundle_predicts_exactly_as_the_in_memory_model(tiny, bundle):
-    from pdtlib.inference import embed
+    from pdtlib.training.inference import embed
 
     vectors = embed(bundle.encoder, tiny.features)
     np.testing.assert_array_equal(vectors, tiny.vectors)
@@ -143,16 +145,16 @@ def test_missing_or_incomplete_bundles_say_what_to_do(tmp_path):
 
 def test_embed_waves_gives_the_vectors_of_the_training_features(tiny, bundle):
     rows = [0, 5, 17, 40]  # lengths above and below 4 s
-    from pdtlib.inference import embed
+    from pdtlib.training.inference import embed
 
     expected = embed(tiny.encoder, tiny.features, indices=rows)
-    np.testing.assert_allclose(bundle.embed_waves(waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(embed_waves(bundle, waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_bins_normalisation_travels_with_the_bundle(tiny, tmp_path):
     """An encoder that standardises each bin with training statistics: the bundle carries them,
     and embed_waves on the files gives the training features' vectors."""
-    from pdtlib.inference import embed
+    from pdtlib.training.inference import embed
 
     torch.manual_seed(0)
     encoder = AudioEncoder(EncoderConfig(channels=(4, 8, 8, 8, 8), input_norm="bins")).eval()
@@ -164,15 +166,15 @@ def test_bins_normalisation_travels_with_the_bundle(tiny, tmp_path):
     assert torch.equal(loaded.encoder.input_norm.mean, encoder.input_norm.mean)
     rows = [0, 5, 17, 40]
     expected = embed(encoder, tiny.features, indices=rows)
-    np.testing.assert_allclose(loaded.embed_waves(waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(embed_waves(loaded, waves_of(tiny, rows)), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_batching_never_changes_a_vector(tiny, bundle):
     waves = waves_of(tiny, range(6))
-    together = bundle.embed_waves(waves, batch_size=6)
-    np.testing.assert_allclose(bundle.embed_waves(waves, batch_size=1), together, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(bundle.embed_waves(waves, segments=True, batch_size=4),
-                               bundle.embed_waves(waves, segments=True, batch_size=1), rtol=1e-5, atol=1e-6)
+    together = embed_waves(bundle, waves, batch_size=6)
+    np.testing.assert_allclose(embed_waves(bundle, waves, batch_size=1), together, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(embed_waves(bundle, waves, segments=True, batch_size=4),
+                               embed_waves(bundle, waves, segments=True, batch_size=1), rtol=1e-5, atol=1e-6)
 
 
 def test_segments_average_consecutive_windows(tiny, bundle):
@@ -181,15 +183,16 @@ def test_segments_average_consecutive_windows(tiny, bundle):
     assert segment_bounds(int(8.5 * sr), cfg) == [(0, 4 * sr), (4 * sr, 4 * sr)]  # 0.5 s tail dropped
     assert segment_bounds(sr // 2, cfg) == [(0, sr // 2)]  # a short file is its only window
     wave = np.tile(np.concatenate(waves_of(tiny, [1, 2, 3])), 3)[: 10 * sr]
-    pieces = bundle.embed_waves([wave[:4 * sr], wave[4 * sr:8 * sr], wave[8 * sr:]])
-    np.testing.assert_allclose(bundle.embed_waves([wave], segments=True)[0], pieces.mean(0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(bundle.embed_waves([wave])[0], pieces[0], rtol=1e-5, atol=1e-6)  # default: the first 4 s
+    pieces = embed_waves(bundle, [wave[:4 * sr], wave[4 * sr:8 * sr], wave[8 * sr:]])
+    np.testing.assert_allclose(embed_waves(bundle, [wave], segments=True)[0], pieces.mean(0), rtol=1e-5, atol=1e-6)
+    # default: the first 4 s
+    np.testing.assert_allclose(embed_waves(bundle, [wave])[0], pieces[0], rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- saving safely
 
 def test_an_interrupted_save_leaves_the_old_bundle_or_none(tiny, tmp_path, monkeypatch):
-    import pdtlib.bundle as module
+    import pdtlib.serving.bundle as module
 
     target = copy_bundle(tiny, tmp_path)
     before = (target / "bundle.json").read_text()
@@ -284,16 +287,16 @@ def test_a_format_1_bundle_still_loads_with_a_note(tiny, bundle, tmp_path):
     old = load_bundle(folder)
     assert len(old.notes) == 1 and "format-1 model bundle" in old.notes[0] and bundle.notes == ()
     waves = waves_of(tiny, [0, 5])
-    np.testing.assert_array_equal(old.embed_waves(waves), bundle.embed_waves(waves))
+    np.testing.assert_array_equal(embed_waves(old, waves), embed_waves(bundle, waves))
 
 
-# ---------------------------------------------------------------- on files: pdtlib.predict, pdtlib.vectors
+# ---------------------------------------------------------------- on files: serving.predict, evaluation.vectors
 
 def test_embed_files_and_write_vectors_keep_the_reports_npz_layout(tiny, capsys, tmp_path):
     import pandas as pd
 
-    from pdtlib.predict import embed_files
-    from pdtlib.vectors import write_vectors
+    from pdtlib.serving.predict import embed_files
+    from pdtlib.evaluation.vectors import write_vectors
 
     rows = tiny.table.iloc[::20]  # a filtered table: rows pair with vectors by position, not index
     rows[["path", "label", "speaker", "split"]].to_csv(tmp_path / "mine.csv", index=False)

@@ -1,4 +1,4 @@
-"""pdtlib.egemaps: eGeMAPSv02 functionals computed by the real openSMILE, cached, in parallel."""
+"""pdtlib.evaluation.egemaps: eGeMAPSv02 functionals computed by the real openSMILE, cached, in parallel."""
 
 import sys
 
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from pdtlib import egemaps
+from pdtlib.evaluation import egemaps
 from pdtlib.audio import AudioError
 from pdtlib.corpora.table import COLUMNS
-from pdtlib.egemaps import N_FEATURES, egemaps_features, egemaps_names
+from pdtlib.evaluation.egemaps import N_FEATURES, egemaps_features, egemaps_names
 
 RATE = 16000
 

@@ -4,10 +4,9 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 
 from pdtlib import EMOTIONS
-from pdtlib.evaluate import (PAPER_TABLE3, UA_DEFINITION, WA_DEFINITION, classification_summary,
-                             compare_with_paper, evaluate_predictions, fit_svm, largest_confusions, linear_probe,
-                             quality_notes, tsne,
-                             unweighted_accuracy, weighted_accuracy)
+from pdtlib.evaluation.evaluate import (PAPER_TABLE3, UA_DEFINITION, WA_DEFINITION, classification_summary,
+                                        compare_with_paper, evaluate_predictions, fit_svm, largest_confusions,
+                                        linear_probe, quality_notes, tsne, unweighted_accuracy, weighted_accuracy)
 
 
 def blobs(n_per_class, split, rng, spread=0.5, dim=16):

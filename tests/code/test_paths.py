@@ -1,13 +1,13 @@
 from pathlib import Path
 
-from pdtlib import paths
+from pdtlib.system import paths
 
 
 def test_defaults_hang_off_the_project_root(monkeypatch, tmp_path):
     for name in ("PDT_DATA", "PDT_CACHE", "PDT_REPORTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # the working directory must not matter
-    assert paths.PROJ_ROOT == Path(paths.__file__).resolve().parents[1]
+    assert paths.PROJ_ROOT == Path(paths.__file__).resolve().parents[2]  # pdtlib/system/paths.py
     assert paths.data_dir() == paths.PROJ_ROOT / "data"
     assert paths.cache_dir() == paths.PROJ_ROOT / ".cache"
     assert paths.reports_dir() == paths.PROJ_ROOT / "reports"

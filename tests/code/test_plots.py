@@ -6,8 +6,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from pdtlib import paths, plots  # noqa: E402
-from pdtlib.evaluate import evaluate_predictions  # noqa: E402
+from pdtlib.system import paths
+from pdtlib.report import plots  # noqa: E402
+from pdtlib.evaluation.evaluate import evaluate_predictions  # noqa: E402
 
 
 def saved(fig, name):

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from pdtlib import paths, runs
+from pdtlib.system import paths, runs
 
 
 def git(repo, *args):

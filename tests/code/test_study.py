@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from pdtlib import EMOTIONS, paths, plots, runs, study_stats
+from pdtlib import EMOTIONS
+from pdtlib.system import paths, runs
+from pdtlib.study import figures as study_figures
+from pdtlib.study import running as study_running
+from pdtlib.study import stats as study_stats
 from pdtlib import study as studies
 from pdtlib.corpora import CorpusError, load_manifest
 from pdtlib.corpora.folds import fold_splits, parse_fold, speaker_folds
@@ -138,7 +142,7 @@ def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
     (paths.reports_dir() / second["run"] / "run.json").write_text(
         json.dumps({**record, "params": second, "params_hash": runs.params_hash({**second, "max_passes": 9})}))
     ran = []
-    monkeypatch.setattr(studies, "run_cell", lambda values, cpus, notebooks=None: ran.append(values["run"]) or
+    monkeypatch.setattr(study_running, "run_cell", lambda values, cpus, notebooks=None: ran.append(values["run"]) or
                         {"run": values["run"], "status": "failed", "error": "injected", "wall_s": 0.0})
     table = studies.run_study(study, use_ray=False, progress_enabled=False)
     assert ran == [second["run"]]  # the complete cell is not run again
@@ -215,11 +219,11 @@ def test_compare_sets_studies_side_by_side_from_their_cells_csv(tmp_path):
 
 
 def test_the_forest_plot_has_a_line_per_study_and_comparison_and_the_papers_claim(tmp_path):
-    table = studies.compare_table({"study-A": hand_made_cells(), "study-B": spread_cells()})
-    differences = studies.compare_differences(table)
+    table = study_stats.compare_table({"study-A": hand_made_cells(), "study-B": spread_cells()})
+    differences = study_stats.compare_differences(table)
     assert list(zip(differences["study"], differences["exp"])) == [("study-A", 1), ("study-A", 7),
                                                                    ("study-B", 1), ("study-B", 7)]
-    fig = plots.plot_compare(differences, paper=studies.PAPER_CLAIM)
+    fig = study_figures.plot_compare(differences, paper=studies.PAPER_CLAIM)
     ax = fig.axes[0]
     assert len(ax.get_yticklabels()) == 4 and "study-A: − traditional, n 3" in ax.get_yticklabels()[0].get_text()
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -301,7 +305,7 @@ def test_bad_grids_points_and_notebooks_say_what_is_wrong(tmp_path, changes, mes
 
 
 def test_a_run_of_some_notebooks_by_design_is_complete_for_them(tmp_path, monkeypatch):
-    from pdtlib import report
+    from pdtlib.report import runner as report
 
     monkeypatch.setattr(report, "run_notebook", lambda *args, **kwargs: None)  # the notebooks' work is not the point
     values = studies.load_study(write_study(tmp_path)).cells()["loso5-seed0"]
@@ -389,7 +393,7 @@ def table2_cells() -> pd.DataFrame:
 
 
 def test_table2_chooses_on_validation_and_pairs_the_comparisons():
-    from pdtlib import study_table2
+    from pdtlib.study import table2 as study_table2
 
     cells = table2_cells()
     table = study_table2.settings(cells).set_index("point")
@@ -434,7 +438,7 @@ def test_table2_is_written_from_cells_csv_with_its_heatmap(tmp_path):
     assert "Untrained kept" in text and "untrained encoder (step 0)" in text
     for suffix in ("png", "svg"):
         assert (folder / "figures" / f"table2.{suffix}").stat().st_size > 1000
-    fig = plots.plot_table2(pd.read_csv(folder / "table2.csv"))
+    fig = study_figures.plot_table2(pd.read_csv(folder / "table2.csv"))
     ax = fig.axes[0]
     outlines = [p for p in ax.patches if not p.get_fill()]
     assert [p.get_label() for p in outlines] == ["chosen on validation", "paper's best (m 0.1, λ 0.9)"]

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from tiny_corpora import write_wav
 
-from pdtlib import cache, paths
+from pdtlib.corpora import cache
+from pdtlib.system import paths
 from pdtlib.audio import AudioError, load_audio
-from pdtlib.cache import load_features
+from pdtlib.corpora.cache import load_features
 from pdtlib.features import FeatureSet
 from pdtlib.corpora.table import audio_duration
 from pdtlib.features import FeatureConfig, encoder_input, log_spectrogram

@@ -9,7 +9,7 @@ import public_corpora as make
 from tiny_corpora import make_iemocap
 
 from pdtlib import EMOTIONS
-from pdtlib.cli import main as pdt
+from pdtlib.serving.cli import main as pdt
 from pdtlib.corpora import CorpusError, load_iemocap, load_manifest
 from pdtlib.corpora.prepare import main as prepare_main
 from pdtlib.corpora.prepare import prepare_corpus

@@ -14,15 +14,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from pdtlib import EMOTIONS, paths
+from pdtlib import EMOTIONS, label_index
+from pdtlib.system import paths
 from pdtlib.audio import load_audio
 from pdtlib.corpora import synthetic
 from pdtlib.corpora.iemocap import EXPECTED_COUNTS, load_iemocap
 from pdtlib.corpora.synthetic import SyntheticConfig, default_root, generate_corpus, plan, read_metadata
-from pdtlib.corpora.table import label_index
 from pdtlib.features import log_spectrogram
-from pdtlib.progress import progress_enabled
-from pdtlib.reference import spectral_stats_reference
+from pdtlib.system.progress import progress_enabled
+from pdtlib.evaluation.difficulty import spectral_stats_reference
 
 TINY = SyntheticConfig(scale=0.02)  # every session and class at least 1 utterance
 TINIER = SyntheticConfig(scale=0.005, seed=3)  # 1-2 per session and class: for the double generations

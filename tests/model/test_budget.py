@@ -1,4 +1,4 @@
-"""The training budget (pdtlib.trainer): validation sets a run's length (early stopping after
+"""The training budget (pdtlib.training.trainer): validation sets a run's length (early stopping after
 `patience` evaluations without improvement), the cap is in encoder passes, the same for both
 methods, a resumed run stops where an uninterrupted one does, and the notes say when a budget
 binds or training did not help."""
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from pdtlib.pipeline.selection import UNDERFIT_ACC, training_notes
-from pdtlib.train import ClassifierTrainer, train_classifier, train_pdt
+from pdtlib.report.pipeline.selection import UNDERFIT_ACC, training_notes
+from pdtlib.training.train import ClassifierTrainer, train_classifier, train_pdt
 
 from test_train import assert_same_state, classifier_config, final_state, pdt_config, synthetic_features
 

@@ -1,4 +1,4 @@
-"""Precision (pdtlib.precision): `auto` resolves by the hardware, bf16 is real and repeatable, a
+"""Precision (pdtlib.system.precision): `auto` resolves by the hardware, bf16 is real and repeatable, a
 checkpoint is not resumed in the other precision without saying so, and the records name it."""
 
 import json
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from pdtlib import precision
-from pdtlib.inference import embed
-from pdtlib.runs import environment_record
-from pdtlib.train import train_classifier, train_pdt
+from pdtlib.system import precision
+from pdtlib.training.inference import embed
+from pdtlib.system.runs import environment_record
+from pdtlib.training.train import train_classifier, train_pdt
 
 from test_train import budget, classifier_config, epochs, pdt_config, synthetic_features
 

@@ -10,15 +10,16 @@ import pytest
 import torch
 
 from pdtlib import EMOTIONS
-from pdtlib.cache import load_features
+from pdtlib.corpora.cache import load_features
 from pdtlib.corpora import load_iemocap
 from pdtlib.corpora.synthetic import SyntheticConfig, generate_corpus
-from pdtlib.checkpoints import load_checkpoint, load_encoder
+from pdtlib.training.checkpoints import load_checkpoint, load_encoder
 from pdtlib.features import FeatureConfig, FeatureSet
-from pdtlib.inference import embed, predict
+from pdtlib.training.inference import embed, predict
 from pdtlib.models import DiscriminatorConfig, EncoderConfig
-from pdtlib.precision import resolve
-from pdtlib.train import ClassifierConfig, PDTConfig, train_classifier, train_pdt
+from pdtlib.system.precision import resolve
+from pdtlib.training.configs import ClassifierConfig, PDTConfig
+from pdtlib.training.train import train_classifier, train_pdt
 
 TINY = EncoderConfig(channels=(4, 8, 8, 8, 8), embedding_dim=32)
 TINY_DISC = DiscriminatorConfig(embedding_dim=32, hidden=32)
@@ -150,7 +151,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
 
 @pytest.mark.parametrize("name", ["checkpoint.pt", "best.pt"])
 def test_a_truncated_checkpoint_is_named_with_what_to_do(features, tmp_path, name):
-    from pdtlib.checkpoints import CheckpointError
+    from pdtlib.training.checkpoints import CheckpointError
 
     config = pdt_config(**budget(2))
     train_pdt(features, config, tmp_path, stop_after=1)

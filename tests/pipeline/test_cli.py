@@ -3,7 +3,7 @@ corrupt file among good ones, long files with --segments, manifests, every outpu
 
 The model is the smoke-sized bundle of tests/code/test_bundle.py (`build_tiny_bundle`, shared
 through the session's temporary folder); `main([...])` runs in-process, and once each through
-`python -m pdtlib.cli` and the installed `pdt` console script.
+`python -m pdtlib.serving.cli` and the installed `pdt` console script.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import torch
 
 from pdtlib import EMOTIONS
 from pdtlib.audio import load_audio
-from pdtlib.bundle import load_bundle
-from pdtlib.cli import main
+from pdtlib.serving.bundle import load_bundle
+from pdtlib.serving.cli import main
+from pdtlib.serving.inference import embed_waves
 
 _spec = importlib.util.spec_from_file_location("bundle_tests", Path(__file__).parents[1] / "code" / "test_bundle.py")
 bundle_tests = importlib.util.module_from_spec(_spec)
@@ -123,7 +124,7 @@ def test_a_bad_file_is_named_and_the_others_still_come_out(tiny, user_audio, cap
 def test_predict_formats_agree_with_the_bundle(tiny, bundle, user_audio, capsys):
     folder, ids = user_audio
     files = [folder / "mono" / f"{i}.wav" for i in ids]
-    expected_labels, expected_scores = bundle.predict_vectors(bundle.embed_waves([load_audio(f) for f in files]))
+    expected_labels, expected_scores = bundle.predict_vectors(embed_waves(bundle, [load_audio(f) for f in files]))
     status, out, _ = run(capsys, "predict", *files, "--model", tiny.run, "--format", "json")
     records = json.loads(out)
     assert status == 0 and [r["predicted"] for r in records] == expected_labels
@@ -175,8 +176,8 @@ def test_segments_average_a_long_file(tiny, bundle, capsys, tmp_path):
                          "--out", tmp_path / "b.npz")
     assert status == 0 and "1 file cut into 3 windows" in err
     with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
-        np.testing.assert_allclose(a["vectors"], bundle.embed_waves([wave]), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(b["vectors"], bundle.embed_waves([wave], segments=True), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a["vectors"], embed_waves(bundle, [wave]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b["vectors"], embed_waves(bundle, [wave], segments=True), rtol=1e-5, atol=1e-6)
         assert not np.allclose(a["vectors"], b["vectors"])
 
 
@@ -221,7 +222,8 @@ def test_help_of_each_command(command, capsys):
 
 
 def test_the_console_script_and_module_run():
-    out = subprocess.run([sys.executable, "-m", "pdtlib.cli", "predict", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "pdtlib.serving.cli", "predict", "--help"], capture_output=True,
+                         text=True)
     assert out.returncode == 0 and "usage: pdt predict" in out.stdout
     script = Path(sys.executable).parent / "pdt"
     if not script.exists():
@@ -271,7 +273,7 @@ def test_folders_are_searched_through_links_and_loops_are_named(tiny, user_audio
 def test_embed_checks_its_destination_before_reading_any_audio(tiny, user_audio, capsys, tmp_path, monkeypatch):
     import errno
 
-    import pdtlib.cli as cli
+    import pdtlib.serving.cli as cli
 
     folder, ids = user_audio
     existing = tmp_path / "mine.npz"
@@ -357,16 +359,16 @@ def test_only_the_part_used_is_read(tiny, bundle, capsys, tmp_path, monkeypatch)
                        "--out", tmp_path / "b.npz")
     assert status == 0 and max(decoded) == seconds * rate  # --segments uses the whole file
     with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
-        np.testing.assert_allclose(a["vectors"], bundle.embed_waves([whole]), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(b["vectors"], bundle.embed_waves([whole], segments=True), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a["vectors"], embed_waves(bundle, [whole]), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b["vectors"], embed_waves(bundle, [whole], segments=True), rtol=1e-4, atol=1e-5)
 
 
 
 
-# ---------------------------------------------------------------- the library under the command: pdtlib.predict
+# ---------------------------------------------------------------- the library under the command: pdtlib.serving.predict
 
 def test_predict_files_returns_everything_and_prints_nothing(tiny, bundle, user_audio, capsys, tmp_path):
-    from pdtlib.predict import predict_files
+    from pdtlib.serving.predict import predict_files
 
     folder, ids = user_audio
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio")

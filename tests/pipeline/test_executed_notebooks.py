@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from pdtlib import report
+from pdtlib.report import runner as report
 
 FIGURE_CALL = re.compile(r"\bplots\.plot_\w+\(")
 WARNING = re.compile(r"warn", re.IGNORECASE)

@@ -5,9 +5,9 @@ import json
 import pytest
 import yaml
 
-from pdtlib import paths
+from pdtlib.system import paths
 from pdtlib import study as studies
-from pdtlib.report import STUDY_NOTEBOOK, TABLE2_NOTEBOOK, declared_parameters, notebooks
+from pdtlib.report.runner import STUDY_NOTEBOOK, TABLE2_NOTEBOOK, declared_parameters, notebooks
 
 BOOKS = notebooks()  # one run's notebooks
 ALL_BOOKS = [*BOOKS, paths.NOTEBOOKS / STUDY_NOTEBOOK, paths.NOTEBOOKS / TABLE2_NOTEBOOK]  # and the studies' summaries

@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
-from pdtlib import params as parameters
-from pdtlib import pipeline
-from pdtlib.params import load as load_params
-from pdtlib.report import main, notebooks, split_by_notebook
-from pdtlib.runs import MissingInputError, run_dir
+from pdtlib.report import params as parameters
+from pdtlib.report import pipeline
+from pdtlib.report.params import load as load_params
+from pdtlib.report.runner import main, notebooks, split_by_notebook
+from pdtlib.system.runs import MissingInputError, run_dir
 
 
 def test_overrides_are_typed_as_yaml_scalars():
@@ -79,7 +79,7 @@ from pathlib import Path  # noqa: E402
 
 import papermill  # noqa: E402
 
-from pdtlib import paths, runs  # noqa: E402
+from pdtlib.system import paths, runs  # noqa: E402
 
 
 def test_smoke_shrinks_sizes_only_and_never_what_the_user_set(monkeypatch):
@@ -216,7 +216,7 @@ def test_a_params_file_that_is_not_a_mapping_names_its_file_and_line(tmp_path, t
 
 HOLD_THE_LOCK = """
 import sys
-from pdtlib.runs import lock_run, run_dir
+from pdtlib.system.runs import lock_run, run_dir
 with lock_run(run_dir("smoke"), "params/first.yaml"):
     print("held", flush=True)
     sys.stdin.read()  # until the test closes stdin

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from pdtlib import paths
+from pdtlib.system import paths
 from pdtlib import study as studies
 
 ray = pytest.importorskip("ray", reason="ray is the cluster extra: pip install '.[cluster]' (make test installs it)")

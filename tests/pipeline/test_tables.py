@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pdtlib import params as parameters
-from pdtlib import evaluate, pipeline
-from pdtlib.runs import run_dir, write_metrics
+from pdtlib.report import params as parameters
+from pdtlib.evaluation import evaluate
+from pdtlib.report import pipeline
+from pdtlib.system.runs import run_dir, write_metrics
 
 
 def table(splits_speakers: dict, sessions: bool) -> pd.DataFrame:
@@ -86,7 +87,7 @@ def test_every_parameter_reaches_a_config_field_by_the_naming_rule():
     config that has the field, a grid of a field, or one of the few that steer the report itself."""
     import dataclasses
 
-    from pdtlib.pipeline.configs import GRIDS, PREFIXES, SHARED
+    from pdtlib.report.pipeline.configs import GRIDS, PREFIXES, SHARED
 
     report_level = {"smoke", "run", "corpus", "iemocap_root", "manifest", "split", "baseline_durations"}
     fields = {prefix + f.name for prefix, cls in PREFIXES.items() for f in dataclasses.fields(cls)}

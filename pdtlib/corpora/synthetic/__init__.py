@@ -46,7 +46,7 @@ default 0.2 about 1106. Happy is split between `hap` and `exc` as in IEMOCAP (59
 Every file is a function of (seed, utterance index) only: the worker count never changes a byte.
 
 Usage: `table = load_iemocap(generate_corpus())` (about 15 s on 2 cores the first time, then
-reused). Difficulty, measured with pdtlib.reference (band mean/std of the 4 s log-spectrogram ->
+reused). Difficulty, measured with pdtlib.evaluation.difficulty (band mean/std of the 4 s log-spectrogram ->
 linear SVM, Sessions 1-3 -> Session 5): UA 0.66 on the default corpus, happy<->angry the most
 confused pair; 0.60, 0.46, 0.65 for seeds 1-3, as the draw of Session 5's two speakers decides.
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from ... import paths
-from ...atomic import exclusive, write_json
+from ...system import paths
+from ...system.atomic import exclusive, write_json
 from ...audio import SAMPLE_RATE
-from ...progress import progress as progress_bar
+from ...system.progress import progress as progress_bar
 from ..iemocap import LABEL_DIR, SESSIONS, WAV_DIR, load_iemocap
 from .corpus_plan import SyntheticConfig, Utterance, channels, plan, speakers
 from .voice import synthesize
@@ -60,7 +60,7 @@ def generate_corpus(config: SyntheticConfig = SyntheticConfig(), root: Path | No
     metadata.csv, the stamp) is removed and the corpus is written afresh; the stamp comes last,
     atomically, so only a complete corpus is ever trusted. `workers` processes synthesise
     (default: all CPU cores); the files do not depend on it. `progress`: None follows
-    pdtlib.progress (PDT_PROGRESS, CI, a terminal).
+    pdtlib.system.progress (PDT_PROGRESS, CI, a terminal).
     """
     root = Path(root) if root is not None else default_root(config)
     if not is_complete(root, config):

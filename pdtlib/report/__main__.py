@@ -1,0 +1,7 @@
+"""`python -m pdtlib.report`: see pdtlib.report.runner."""
+
+import sys
+
+from .runner import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m pdtlib.study`: see pdtlib.study.command."""
+
+import sys
+
+from .command import main
+
+sys.exit(main())
