@@ -32,7 +32,7 @@ install: $(STAMP) ## Build .venv/ from pyproject.toml (rebuilt when it or constr
 # make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release
 # make report CORPUS=manifest MANIFEST=my_corpus.csv [RUN=my-run] [SET="seed=1 max_passes=20000"]
 # Each value goes to the shell in single quotes (quote, below), so paths may hold spaces; relative
-# paths are made absolute by pdtlib.params.load, against this folder.
+# paths are made absolute by pdtlib.report.params.load, against this folder.
 PARAMS ?= params/default.yaml
 quote = '$(subst ','\'',$(1))'
 REPORT_ARGS = --params $(call quote,$(PARAMS)) $(if $(RUN),--set $(call quote,run=$(RUN))) \
