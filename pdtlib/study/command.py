@@ -6,6 +6,7 @@ to a claim. The one mechanism for every search: Table 2's m x λ is a study with
     python -m pdtlib.study compare reports/study-A reports/study-B ... [--out reports/compare]
     python -m pdtlib.study compare --between reports/study-default-fp32 reports/study-default
     python -m pdtlib.study table2 reports/study-table2 [--out DIR]
+    python -m pdtlib.study summarise reports/study-emodb [reports/study-default ...]
 
 A study file (`params/study-*.yaml`) names the base parameter file, the training seeds, the folds
 (`split` values: `paper` / `loso:K` for IEMOCAP's layout, `fold:K/N` for manifests), overrides for
@@ -38,19 +39,25 @@ Table 3 rows (`collect`: table3.csv, or the metrics of a cell without notebook 0
 for a study with a grid or points, notebook `10_table2` writes `cells.md/.csv` and Table 2
 (`table2.md/.csv`, `table2_paired.csv`, `figures/table2.*`, study.table2) instead.
 
-Statistics (`summarise`, `paired`, in study.stats): per Table 3 row, the mean, standard deviation,
-a 95% t-interval of the mean and n cells; per row against PDT + SVM (row 5), the mean of the paired
-differences over the cells both have, its 95% bootstrap interval (scipy.stats.bootstrap, percentile,
-9999 resamples) and the Wilcoxon signed-rank p-value (scipy.stats.wilcoxon), with n. Bounds are
-clipped to what a percentage (or a difference of two) can be, and a row over fewer than 5 cells says
-that its interval rests on few cells.
+Statistics (study.stats, study.fold_stats, study.verdict; docs/protocol.md, section 6): the fold is
+the unit. Per Table 3 row, the mean over folds (each the mean over its seeds), the sd between folds, a
+95% t-interval over folds and the folds and cells; per row against PDT + SVM (row 5), over the cells
+both have, the mean of the folds' differences, its t-interval over folds, the corrected resampled t
+over the cells (Nadeau & Bengio 2003, at the study's n_test/n_train), a hierarchical bootstrap, the sd
+between seeds and between folds, baycomp's P(better / within ±1 UA point / worse) and the folds that
+80% power at the paper's +5.24 needs. Bounds are clipped to what a percentage (or a difference of two)
+can be, and a row over fewer than 5 folds says that its interval rests on few folds. `summarise`
+writes a study folder's tables again from its committed cells.csv with this code's statistics
+(Table 2's files for a grid study).
 
 `compare` sets studies side by side, e.g. one per corpus, from the `cells.csv` each study folder
 holds (notebook 09 writes it; the cells' run folders are not needed, so committed results suffice):
-one table of study (and corpus) x Table 3 row, UA mean ± sd [95% interval] and n, and per study
-PDT + SVM minus the traditional row (exp 1, 4 s) and minus eGeMAPS + SVM (exp 7), paired over its
-cells -> `<out>/compare.md` / `.csv` and a forest plot `<out>/figures/compare.*` beside the paper's
-claim (+5.24 UA points over the traditional row). `table2` makes Table 2 again from a grid study's
+the answer per study (PDT + SVM minus the traditional row, exp 1, 4 s, at the fold level, with
+baycomp's probabilities and the folds 80% power needs) and pooled over the studies (a random-effects
+meta-analysis, DerSimonian & Laird 1986), the folds needed by seeds per fold, and one table of study
+(and corpus) x Table 3 row with PDT + SVM minus the traditional row and minus eGeMAPS + SVM (exp 7)
+-> `<out>/compare.md`, `compare.csv`, `answer.csv`, `power.csv` and a forest plot
+`<out>/figures/compare.*` beside the paper's claim (+5.24 UA points over the traditional row). `table2` makes Table 2 again from a grid study's
 committed `cells.csv` (study.outputs).
 """
 
@@ -64,7 +71,7 @@ from pathlib import Path
 from ..report import params as parameters
 from ..system import paths
 from ..system.runs import run_dir
-from .outputs import compare, compare_between, find_study_folder, table2
+from .outputs import compare, compare_between, find_study_folder, summarise_folder, table2
 from .running import check_cells, run_study, summarise_notebook
 from .spec import load_study, with_overrides
 
@@ -75,6 +82,8 @@ def main(argv=None) -> int:
         return compare_main(argv[1:])
     if argv[:1] == ["table2"]:
         return table2_main(argv[1:])
+    if argv[:1] == ["summarise"]:
+        return summarise_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pdtlib.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", nargs="?", default="params/study-default.yaml",
@@ -142,4 +151,19 @@ def table2_main(argv) -> int:
         raise SystemExit(f"study table2: {exc}") from None
     out = Path(args.out) if args.out else find_study_folder(args.folder)
     print(f"study table2: {len(table)} points -> {paths.shown(out / 'table2.md', Path.cwd())}")
+    return 0
+
+
+def summarise_main(argv) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pdtlib.study summarise",
+                                     description="A study's tables again from its committed cells.csv, with this "
+                                                 "code's statistics (no cell is run).")
+    parser.add_argument("folders", nargs="+", help="study folders (reports/<study>/, each with cells.csv)")
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        try:
+            written = summarise_folder(folder)
+        except ValueError as exc:
+            raise SystemExit(f"study summarise: {exc}") from None
+        print(f"study summarise -> {paths.shown(Path(written), Path.cwd())}")
     return 0

@@ -47,45 +47,51 @@ def plot_study(cells: pd.DataFrame, summary: pd.DataFrame, *, title: str = "Tabl
     return fig
 
 
-def plot_compare(differences: pd.DataFrame, *, paper: float | None = None,
-                 title: str = "PDT + SVM against the other methods, per study") -> Figure:
-    """A forest plot: one line per study x comparison (PDT + SVM minus the traditional row, minus
-    eGeMAPS + SVM, ...), its mean difference (a point) and 95% interval (a bar), a solid line at 0
-    (no difference) and, dashed, the paper's claim (`paper`, PDT + SVM minus traditional 4 s).
+def plot_compare(answers: pd.DataFrame, *, paper: float | None = None,
+                 title: str = "PDT + SVM minus the traditional classifier, per corpus and pooled") -> Figure:
+    """A forest plot of the answer: one line per study, its mean fold difference (a point), its 95%
+    t-interval over folds (a thick bar) and its corrected resampled t-interval (a thin line); the
+    pooled difference over the studies as a diamond spanning its 95% interval; a solid line at 0 (no
+    difference) and, dashed, the paper's claim (`paper`, PDT + SVM minus traditional 4 s).
 
-    differences: stats.compare_table's rows with a difference: study, corpus, method, diff, diff_low,
-                 diff_high, diff_n (UA points).
+    answers: pooled.answer_table: study, corpus, folds, seeds, mean_diff, low, high, corrected_low,
+             corrected_high, p_better (UA points), the row "pooled" last.
     """
-    fig = Figure(figsize=(8.5, 0.45 * len(differences) + 2.0), layout="constrained")
+    fig = Figure(figsize=(8.5, 0.6 * len(answers) + 2.6), layout="constrained")
     ax = fig.subplots()
-    methods = list(dict.fromkeys(differences["method"]))
-    colors = dict(zip(methods, sns.color_palette("colorblind", max(len(methods), 1))))
-    pos = np.arange(len(differences))[::-1]  # the first study on top, as in the table
-    labelled = set()
-    for y, row in zip(pos, differences.itertuples()):
-        # no interval (a single cell): the point alone, not a bar of zero width that reads as certainty
-        span = [[row.diff - row.diff_low], [row.diff_high - row.diff]] if row.diff_low == row.diff_low else None
-        ax.errorbar(row.diff, y, xerr=span, fmt="o", color=colors[row.method], capsize=4, lw=1.5,
-                    label=None if row.method in labelled else f"PDT + SVM − {row.method}")
-        labelled.add(row.method)
-    labels = [f"{r.study}" + (f" ({r.corpus})" if isinstance(r.corpus, str) and r.corpus else "")
-              + f": − {r.method}, n {int(r.diff_n)}" for r in differences.itertuples()]
+    pos = np.arange(len(answers))[::-1]  # the first study on top, as in the table; pooled at the bottom
+    color = sns.color_palette("colorblind", 1)[0]
+    for y, row in zip(pos, answers.itertuples()):
+        if row.study == "pooled":
+            if row.low == row.low:
+                ax.fill([row.low, row.mean_diff, row.high, row.mean_diff], [y, y + 0.25, y, y - 0.25], color="k",
+                        label="pooled (random effects), 95%")
+            continue
+        if row.corrected_low == row.corrected_low:
+            ax.plot([row.corrected_low, row.corrected_high], [y, y], color=color, lw=1, alpha=0.6,
+                    label="corrected t, 95%" if y == pos[0] else None)
+        # no interval (a single fold): the point alone, not a bar of zero width that reads as certainty
+        span = [[row.mean_diff - row.low], [row.high - row.mean_diff]] if row.low == row.low else None
+        ax.errorbar(row.mean_diff, y, xerr=span, fmt="o", color=color, capsize=4, lw=3,
+                    label="t over folds, 95%" if y == pos[0] else None)
+    labels = [f"pooled, random effects\n{r.folds:.0f} folds of {r.k:.0f} studies" if r.study == "pooled" else
+              f"{r.study}" + (f" ({r.corpus})" if isinstance(r.corpus, str) and r.corpus else "")
+              + f"\n{r.folds:.0f} folds × {r.seeds:g} seeds, P(better) {r.p_better:.2f}"
+              for r in answers.itertuples()]
     ax.axvline(0, color="k", lw=1)
     if paper is not None:
         ax.axvline(paper, color="0.35", ls="--", lw=1.2, label=f"paper: {paper:+.2f}")
-    ax.set(yticks=pos, yticklabels=labels, xlabel="UA difference (points): PDT + SVM minus the row")
+    ax.set(yticks=pos, yticklabels=labels, xlabel="UA difference (points): PDT + SVM minus traditional (4 s)")
     # over the whole figure, not the axes: the study labels on the left take much of the width
-    fig.suptitle(f"{title}\npoint = mean over cells, bar = 95% bootstrap interval", fontsize=11)
-    for y in pos[1:][differences["study"].to_numpy()[1:] != differences["study"].to_numpy()[:-1]]:
-        ax.axhline(y + 0.5, color="0.8", lw=0.8)  # where one study's lines end and the next one's begin
+    fig.suptitle(f"{title}\npoint = mean of the folds (each the mean over its seeds)", fontsize=11)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)  # off the lines
     return fig
 
 
 def plot_table2(table: pd.DataFrame, *, title: str = "Table 2: PDT + SVM over m and λ") -> Figure:
     """A heatmap of Table 2's settings: m (rows) x λ (columns), each cell the mean test UA over the
-    study's cells, annotated with it ± its sd between cells, the mean validation UA (of the SVM) and
+    study's folds, annotated with it ± its sd between folds, the mean validation UA (of the SVM) and
     n; the setting chosen on validation outlined solid black, the paper's best (m 0.1, λ 0.9) dashed;
     a setting not run stays blank. The colours span the means' range only, which can be narrower than
     one setting's spread: the sd beside each mean says how much of a colour difference is noise.
@@ -97,7 +103,7 @@ def plot_table2(table: pd.DataFrame, *, title: str = "Table 2: PDT + SVM over m 
                         for col in ("ua_mean", "ua_sd", "val_ua_mean", "ua_n"))
     sd, val, n = sd.reindex_like(test), val.reindex_like(test), n.reindex_like(test)
 
-    def shown(i: int, j: int) -> str:  # "" where not run; no sd from one cell
+    def shown(i: int, j: int) -> str:  # "" where not run; no sd from one fold
         mean, spread = test.iat[i, j], sd.iat[i, j]
         if mean != mean:
             return ""
@@ -121,7 +127,7 @@ def plot_table2(table: pd.DataFrame, *, title: str = "Table 2: PDT + SVM over m 
     ax.set_xticklabels([f"{v:g}" for v in test.columns])
     ax.set_yticklabels([f"{v:g}" for v in test.index], rotation=0)
     ax.set(xlabel="λ (eq. 1)", ylabel="m (eq. 2)",
-           title=f"{title}\nmean test UA ± sd between cells; val = mean validation UA (SVM)")
+           title=f"{title}\nmean test UA ± sd between folds; val = mean validation UA (SVM)")
     if handles:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     return fig

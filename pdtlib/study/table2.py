@@ -3,12 +3,13 @@ the PDT's margin m (eq. 2) and weight λ (eq. 1) chosen on validation, and the p
 
     settings     one row per point, on PDT + SVM (Table 3 row 5): the point's settings, its caps in
                  encoder passes and in pairs, and over its cells the validation UA of the SVM
-                 (`val_ua`) and of the linear probe (`probe_val_ua`) and the test UA (`ua`): mean,
-                 sd, 95% t-interval (clipped to [0, 100]), n; how many of its cells kept the
+                 (`val_ua`) and of the linear probe (`probe_val_ua`) and the test UA (`ua`): mean
+                 over folds, sd between folds, 95% t-interval over folds (clipped to [0, 100]), n
+                 cells and folds (stats.interval_columns: the fold is the unit); how many of its cells kept the
                  untrained encoder (`untrained`: validation chose the step-0 checkpoint); which
                  points are Table 2's settings, the one chosen on validation and the paper's best
-    comparisons  test UA differences paired over (seed, fold) (stats.paired_difference: mean,
-                 95% bootstrap interval, Wilcoxon p, n): the paper's best minus λ = 0 and minus
+    comparisons  test UA differences paired over (seed, fold) (stats.paired_difference: per fold
+                 the mean over its seeds, t over folds, corrected t, baycomp's probabilities): the paper's best minus λ = 0 and minus
                  λ = 1 at its m; the setting chosen minus the paper's best; in-batch minus sampled
                  pairs at the same m and λ, under the same encoder passes (about the same wall
                  clock) and under the same pairs
@@ -27,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from ..report import artefacts
-from .format import difference_interval, mean_sd_interval_or_blank, or_blank
-from .stats import REFERENCE_EXP, few_cells_note, interval_columns, paired_difference
+from .fold_stats import holdout_ratio
+from .format import mean_sd_interval_or_blank
+from .stats import (DIFFERENCE_COLUMNS, REFERENCE_EXP, cell_differences, differences_shown, few_folds_note,
+                    interval_columns, paired_difference)
 
 AXES = ("pdt_margin", "pdt_lam")  # Table 2's two axes
 PAPER_BEST = {"pdt_margin": 0.1, "pdt_lam": 0.9}  # Table 2's best values
@@ -58,7 +61,7 @@ def _matches(row, other, columns, skip=(), **changes) -> bool:
 def settings(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per point, in the study's order: point, its settings, pairs_cap (where the pairing is
     known), for each of METRICS its mean, sd, low, high and n over the point's cells, untrained (its
-    cells whose chosen checkpoint is step 0; where the cells say), note (n < FEW_CELLS), table2 (one
+    cells whose chosen checkpoint is step 0; where the cells say), note (folds < FEW_FOLDS), table2 (one
     of Table 2's m x λ settings), paper (the paper's best) and chosen (the highest mean val_ua of
     Table 2's settings)."""
     missing = sorted({"point", *AXES} - set(cells.columns))
@@ -74,10 +77,10 @@ def settings(cells: pd.DataFrame) -> pd.DataFrame:
         if {"pdt_mode", "pdt_batch_size", "max_passes"} <= set(columns):
             row["pairs_cap"] = pair_cap(row["pdt_mode"], row["pdt_batch_size"], row["max_passes"])
         for metric in METRICS:
-            row.update(interval_columns(group[metric], metric))
+            row.update(interval_columns(group, metric))
         if "chosen_passes" in group:  # cells.csv written before the column existed: not known
             row["untrained"] = int((group["chosen_passes"] == 0).sum())
-        row["note"] = few_cells_note(row["ua_n"])
+        row["note"] = few_folds_note(row["ua_folds"])
         rows.append(row)
     table = pd.DataFrame(rows)
     table["table2"] = in_table2(table, columns)
@@ -134,14 +137,15 @@ def comparison_pairs(table: pd.DataFrame, columns: list[str]) -> list[tuple[str,
 
 def comparisons(cells: pd.DataFrame, table: pd.DataFrame, metric: str = "ua", seed: int = 0) -> pd.DataFrame:
     """Each of `comparison_pairs` as a paired difference of `metric` (test UA) over the (seed, fold)
-    both points have: comparison, a, b, n, mean_diff, low, high, wilcoxon_p, note."""
-    wide = cells[cells["exp"] == REFERENCE_EXP].pivot_table(index=["seed", "fold"], columns="point", values=metric)
+    both points have (stats.paired_difference): comparison, a, b, then DIFFERENCE_COLUMNS."""
+    wide = cells[cells["exp"] == REFERENCE_EXP].pivot_table(index=["fold", "seed"], columns="point", values=metric)
+    ratio = holdout_ratio(cells["fold"])
     rows = []
     for label, a, b in comparison_pairs(table, setting_columns(cells)):
-        both = wide[[a, b]].dropna() if {a, b} <= set(wide.columns) else wide.iloc[:0]
-        if len(both):
-            rows.append({"comparison": label, "a": a, "b": b, **paired_difference(both[a] - both[b], seed)})
-    return pd.DataFrame(rows, columns=["comparison", "a", "b", "n", "mean_diff", "low", "high", "wilcoxon_p", "note"])
+        diffs = cell_differences(wide, a, b)
+        if len(diffs):
+            rows.append({"comparison": label, "a": a, "b": b, **paired_difference(diffs, ratio, seed)})
+    return pd.DataFrame(rows, columns=["comparison", "a", "b", *DIFFERENCE_COLUMNS])
 
 
 def settings_shown(table: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +165,7 @@ def settings_shown(table: pd.DataFrame) -> pd.DataFrame:
     for metric, name in (("val_ua", "Val UA, SVM"), ("probe_val_ua", "Val UA, probe"), ("ua", "Test UA")):
         shown[name] = [mean_sd_interval_or_blank(*v) for v in
                        table[[f"{metric}_mean", f"{metric}_sd", f"{metric}_low", f"{metric}_high"]].to_numpy()]
-    shown["n"] = table["ua_n"]
+    shown["Folds"], shown["Cells"] = table["ua_folds"], table["ua_n"]
     if "untrained" in table:
         shown["Untrained kept"] = table["untrained"]
     shown["Row"] = marks
@@ -169,19 +173,19 @@ def settings_shown(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparisons_shown(diffs: pd.DataFrame) -> pd.DataFrame:
-    """`comparisons` as a reader sees it: "+diff [low, high]" in test UA points, p, n, note."""
-    return pd.DataFrame({
-        "Comparison": diffs["comparison"], "Points": diffs["a"] + " − " + diffs["b"],
-        "Test UA difference": [difference_interval(d, low, high) for d, low, high in
-                               diffs[["mean_diff", "low", "high"]].to_numpy()],
-        "Wilcoxon p": diffs["wilcoxon_p"].map(lambda v: or_blank(v, ".3g")), "n": diffs["n"], "Note": diffs["note"]})
+    """`comparisons` as a reader sees it: the comparison, its points, and stats.differences_shown."""
+    shown = differences_shown(diffs, "Test UA difference")
+    shown.insert(0, "Points", diffs["a"] + " − " + diffs["b"])
+    shown.insert(0, "Comparison", diffs["comparison"])
+    return shown
 
 
 def in_words(table: pd.DataFrame) -> str:
     """The setting chosen on validation beside the paper's best, their scores in words."""
     def said(row) -> str:
         return (f"m {row['pdt_margin']:g}, λ {row['pdt_lam']:g}: validation UA (SVM) {row['val_ua_mean']:.1f}%, "
-                f"test UA {row['ua_mean']:.1f}% over {int(row['ua_n'])} cell{'' if row['ua_n'] == 1 else 's'}")
+                f"test UA {row['ua_mean']:.1f}% over {int(row['ua_folds'])} fold{'' if row['ua_folds'] == 1 else 's'} "
+                f"({int(row['ua_n'])} cell{'' if row['ua_n'] == 1 else 's'})")
 
     chosen, paper = table[table["chosen"]], table[table["paper"]]
     text = f"Chosen on validation: {said(chosen.iloc[0])}." if len(chosen) else "No setting has a validation UA."

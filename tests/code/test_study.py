@@ -73,12 +73,12 @@ def test_fold_names_and_the_iemocap_layout():
 
 
 def hand_made_cells() -> pd.DataFrame:
-    """3 cells x rows 1, 5, 7 with known numbers (UA in %)."""
+    """3 cells (3 folds of one seed) x rows 1, 5, 7 with known numbers (UA in %)."""
     ua = {1: [50.0, 54.0, 58.0], 5: [60.0, 61.0, 65.0], 7: [70.0, 70.0, 70.0]}
     rows = []
     for exp, values in ua.items():
         for c, value in enumerate(values):
-            rows.append({"cell": f"c{c}", "seed": c, "fold": "loso:5", "exp": exp,
+            rows.append({"cell": f"c{c}", "seed": 0, "fold": f"loso:{c + 1}", "exp": exp,
                          "method": {1: "traditional", 5: "PDT + SVM", 7: "eGeMAPS + SVM"}[exp],
                          "duration": {1: 4.0, 5: 4.0, 7: np.nan}[exp], "paper_ua": {1: 51.09, 5: 56.33, 7: np.nan}[exp],
                          "ua": value, "wa": value + 1, "f1": value - 1})
@@ -97,12 +97,15 @@ def test_summary_has_known_means_sds_and_intervals():
     assert summary.at[5, "wa_mean"] == pytest.approx(63.0) and summary.at[5, "ua_n"] == 3
 
 
-def test_paired_differences_bootstrap_and_wilcoxon():
+def test_paired_differences_are_fold_level():
     table = studies.paired(hand_made_cells()).set_index("exp")
     assert list(table.index) == [1, 7]
-    assert table.at[1, "mean_diff"] == pytest.approx(8.0) and table.at[1, "n"] == 3  # 10, 7, 7
-    assert 7.0 <= table.at[1, "low"] <= 8.0 <= table.at[1, "high"] <= 10.0
-    assert table.at[1, "wilcoxon_p"] == pytest.approx(0.25)  # all three positive: the exact two-sided p
+    assert table.at[1, "mean_diff"] == pytest.approx(8.0) and table.at[1, "n"] == table.at[1, "folds"] == 3  # 10, 7, 7
+    half = 4.302652729911275 * np.sqrt(3) / np.sqrt(3)  # t(0.975, 2) * sd between folds / sqrt(folds)
+    assert (table.at[1, "low"], table.at[1, "high"]) == pytest.approx((8 - half, 8 + half))
+    corrected = 4.302652729911275 * np.sqrt(3 * (1 / 3 + 1 / 3))  # loso: n_test/n_train 1/3
+    assert (table.at[1, "corrected_low"], table.at[1, "corrected_high"]) == pytest.approx((8 - corrected, 8 + corrected))
+    assert table.loc[1, ["p_worse", "p_rope", "p_better"]].sum() == pytest.approx(1.0) and table.at[1, "p_better"] > 0.9
     assert table.at[7, "mean_diff"] == pytest.approx(-8.0)
     assert "exp 1 (traditional) +8.0" in studies.in_words(studies.summarise(hand_made_cells()), table.reset_index())
 
@@ -157,7 +160,7 @@ def spread_cells() -> pd.DataFrame:
     rows = []
     for exp, values in ua.items():
         for c, value in enumerate(values):
-            rows.append({"cell": f"c{c}", "seed": c, "fold": "fold:1/5", "exp": exp,
+            rows.append({"cell": f"c{c}", "seed": 0, "fold": f"fold:{c + 1}/5", "exp": exp,
                          "method": {1: "traditional", 5: "PDT + SVM", 7: "eGeMAPS + SVM"}[exp],
                          "duration": {1: 4.0, 5: 4.0, 7: np.nan}[exp], "paper_ua": {1: 51.09, 5: 56.33, 7: np.nan}[exp],
                          "ua": value, "wa": value, "f1": value})
@@ -169,15 +172,18 @@ def test_percentage_intervals_are_clipped_and_few_cells_are_flagged():
     assert summary.at[5, "ua_mean"] == pytest.approx(50.0) and summary.at[5, "ua_n"] == 2
     for metric in ("ua", "wa", "f1"):  # unclipped: 50 ± 12.71 * 56.57 / sqrt(2), about [-458, 558]
         assert (summary.at[5, f"{metric}_low"], summary.at[5, f"{metric}_high"]) == (0.0, 100.0)
-    assert (summary["note"] == studies.FEW_NOTE).all() and "n < 5" in studies.FEW_NOTE
+    assert (summary["note"] == studies.FEW_NOTE).all() and "n < 5 folds" in studies.FEW_NOTE
     shown = studies.summary_table(summary.reset_index())
     assert shown.loc[shown["Exp"] == 5, "UA"].item() == "50.00 ± 56.57 [0.00, 100.00]"
     assert (shown["Note"] == studies.FEW_NOTE).all()
-    assert (studies.summarise(hand_made_cells())["note"] == studies.FEW_NOTE).all()  # 3 cells: still few
+    assert (studies.summarise(hand_made_cells())["note"] == studies.FEW_NOTE).all()  # 3 folds: still few
     one = studies.summary_table(studies.summarise(hand_made_cells().query("cell == 'c0'")))
-    assert one["UA"].tolist()[0] == "50.00 (one cell: no interval)"  # not "± nan [nan, nan]"
-    many = pd.concat([hand_made_cells().assign(cell=lambda d, k=k: d["cell"] + f"-{k}") for k in range(2)])
-    assert (studies.summarise(many)["note"] == "").all()  # 6 cells: no note
+    assert one["UA"].tolist()[0] == "50.00 (one fold: no interval)"  # not "± nan [nan, nan]"
+    many = pd.concat([hand_made_cells().assign(cell=lambda d, k=k: d["cell"] + f"-{k}",
+                                               fold=lambda d, k=k: d["fold"] + f"-{k}") for k in range(2)])
+    assert (studies.summarise(many)["note"] == "").all()  # 6 folds: no note
+    seeds = pd.concat([hand_made_cells().assign(cell=lambda d, k=k: d["cell"] + f"-{k}", seed=k) for k in range(2)])
+    assert (studies.summarise(seeds)["note"] == studies.FEW_NOTE).all()  # 6 cells, but 3 folds: still few
     paired = studies.paired(spread_cells()).set_index("exp")
     assert paired.at[1, "mean_diff"] == pytest.approx(7.5) and paired.at[1, "note"] == studies.FEW_NOTE
     assert -100 <= paired["low"].min() and paired["high"].max() <= 100
@@ -203,33 +209,41 @@ def test_compare_sets_studies_side_by_side_from_their_cells_csv(tmp_path):
     assert table.loc[("study-A", 5), "corpus"] == "synthetic" and pd.isna(table.loc[("study-B", 5), "corpus"])
     assert table.loc[("study-A", 1), "diff"] == pytest.approx(8.0) and table.loc[("study-A", 1), "diff_n"] == 3
     assert table.loc[("study-A", 7), "diff"] == pytest.approx(-8.0)
-    assert table.loc[("study-A", 1), "wilcoxon_p"] == pytest.approx(0.25)
+    assert table.loc[("study-A", 1), "p_better"] > 0.9 and table.loc[("study-A", 1), "diff_folds"] == 3
     assert pd.isna(table.loc[("study-A", 5), "diff"])  # PDT + SVM is not compared with itself
     assert table.loc[("study-B", 1), "diff"] == pytest.approx(7.5)  # differences 5 and 10
-    assert (table.loc[("study-B", 1), "diff_low"], table.loc[("study-B", 1), "diff_high"]) == (5.0, 10.0)
+    half = 12.706204736174707 * 2.5  # t(0.975, 1) * sd between the 2 folds (3.54) / sqrt(2)
+    assert (table.loc[("study-B", 1), "diff_low"], table.loc[("study-B", 1), "diff_high"]) == pytest.approx(
+        (7.5 - half, 7.5 + half))
     assert table.loc[("study-B", 7), "diff"] == pytest.approx(25.0)  # -10 and 60
     assert (table.loc[("study-B", 5), "ua_low"], table.loc[("study-B", 5), "ua_high"]) == (0.0, 100.0)
     assert (table["note"] == studies.FEW_NOTE).all()
     text = (out / "compare.md").read_text()
     assert "| study-A | synthetic |" in text and "50.00 ± 56.57 [0.00, 100.00]" in text
-    assert "+8.00 [+7.00, +10.00]" in text and "n < 5: the interval is wide and rests on few cells" in text
-    assert "+5.24 UA points" in text
+    assert "+8.00 [+3.70, +12.30]" in text and studies.FEW_NOTE in text
+    assert "+5.24 UA points" in text and "## The answer: PDT + SVM minus traditional, per corpus and pooled" in text
+    answer = pd.read_csv(out / "answer.csv").set_index("study")
+    assert list(answer.index) == ["study-A", "study-B", "pooled"]
+    assert answer.at["pooled", "low"] < answer.at["pooled", "mean_diff"] < answer.at["pooled", "high"]
+    assert "DerSimonian & Laird" in text and (out / "power.csv").exists()
     for suffix in ("png", "svg"):
         assert (out / "figures" / f"compare.{suffix}").stat().st_size > 1000
 
 
-def test_the_forest_plot_has_a_line_per_study_and_comparison_and_the_papers_claim(tmp_path):
-    table = study_stats.compare_table({"study-A": hand_made_cells(), "study-B": spread_cells()})
-    differences = study_stats.compare_differences(table)
-    assert list(zip(differences["study"], differences["exp"])) == [("study-A", 1), ("study-A", 7),
-                                                                   ("study-B", 1), ("study-B", 7)]
-    fig = study_figures.plot_compare(differences, paper=studies.PAPER_CLAIM)
+def test_the_forest_plot_has_a_line_per_study_the_pooled_diamond_and_the_papers_claim(tmp_path):
+    from pdtlib.study import pooled
+
+    answers = pooled.answer_table({"study-A": hand_made_cells(), "study-B": spread_cells()})
+    assert answers["study"].tolist() == ["study-A", "study-B", "pooled"]
+    fig = study_figures.plot_compare(answers, paper=studies.PAPER_CLAIM)
     ax = fig.axes[0]
-    assert len(ax.get_yticklabels()) == 4 and "study-A: − traditional, n 3" in ax.get_yticklabels()[0].get_text()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 3 and labels[0].startswith("study-A\n3 folds × 1 seeds") and labels[2].startswith("pooled, random effects")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "paper: +5.24" in legend and "PDT + SVM − eGeMAPS + SVM" in legend
+    assert "paper: +5.24" in legend and "pooled (random effects), 95%" in legend and "t over folds, 95%" in legend
     dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
     assert len(dashed) == 1 and dashed[0].get_xdata()[0] == pytest.approx(5.24)  # the paper's +5.24, at x
+    assert len(ax.patches) == 1  # the diamond
 
 
 def test_between_pairs_two_runs_of_one_study_cell_by_cell_and_the_answer(tmp_path):
@@ -245,14 +259,15 @@ def test_between_pairs_two_runs_of_one_study_cell_by_cell_and_the_answer(tmp_pat
     table = pd.read_csv(out / "between.csv")
     rows = table.set_index("method")
     assert rows.at["PDT + SVM", "mean_diff"] == pytest.approx(2.0) and rows.at["PDT + SVM", "n"] == 2
-    assert (rows.at["PDT + SVM", "low"], rows.at["PDT + SVM", "high"]) == (1.0, 3.0)
+    half = 12.706204736174707 * 1.0  # differences 1 and 3 on 2 folds: t(0.975, 1) * sqrt(2) / sqrt(2)
+    assert (rows.at["PDT + SVM", "low"], rows.at["PDT + SVM", "high"]) == pytest.approx((2 - half, 2 + half))
     assert rows.at["PDT + SVM", "max_abs"] == pytest.approx(3.0)
     assert rows.at["traditional", "mean_diff"] == pytest.approx(-1.0)
-    assert rows.at["eGeMAPS + SVM", "mean_diff"] == 0 and pd.isna(rows.at["eGeMAPS + SVM", "wilcoxon_p"])
+    assert rows.at["eGeMAPS + SVM", "mean_diff"] == 0 and rows.at["eGeMAPS + SVM", "p_rope"] == 1.0
     # the answer, PDT + SVM minus traditional, per cell: c0 +1 - 0, c1 +3 - (-2)
     assert rows.at[studies.ANSWER, "mean_diff"] == pytest.approx(3.0) and rows.at[studies.ANSWER, "max_abs"] == 5.0
     text = (out / "between.md").read_text()
-    assert "study-bf16 − study-fp32" in text and "+2.00 [+1.00, +3.00]" in text
+    assert "study-bf16 − study-fp32" in text and "+2.00 [-10.71, +14.71]" in text
     with pytest.raises(SystemExit, match="give two study folders"):
         studies.main(["compare", "--between", str(a)])
     lone = write_cells(tmp_path / "study-other", first.assign(cell=lambda d: d["cell"] + "x"))
@@ -382,7 +397,7 @@ def table2_cells() -> pd.DataFrame:
     rows = []
     for point, (m, lam, mode, passes, test, val) in TABLE2_POINTS.items():
         for seed, (ua, v) in enumerate(zip(test, val)):
-            rows.append({"cell": f"{point}-loso5-seed{seed}", "seed": seed, "fold": "loso:5", "exp": 5,
+            rows.append({"cell": f"{point}-loso{seed + 3}-seed0", "seed": 0, "fold": f"loso:{seed + 3}", "exp": 5,
                          "method": "PDT + SVM", "duration": 4.0, "paper_ua": 56.33, "ua": float(ua), "wa": 50.0,
                          "f1": 50.0, "corpus": "synthetic", "val_ua": float(v), "probe_val_ua": v - 1.0,
                          # λ 0's seed 0 kept the untrained encoder (step 0); every other cell a trained one
@@ -416,11 +431,11 @@ def test_table2_chooses_on_validation_and_pairs_the_comparisons():
         "in-batch − sampled, same encoder passes (20,000), m 0.1, λ 0.9",
         "in-batch − sampled, same pairs (9,920 and 9,984), m 0.1, λ 0.9"]
     assert diffs["mean_diff"].tolist() == pytest.approx([10.0, 17 / 3, 10 / 3, 10 / 3, -13 / 3])
-    assert (diffs["n"] == 3).all() and diffs.at["paper's best − λ 0 (m 0.1)", "wilcoxon_p"] == pytest.approx(0.25)
+    assert (diffs["n"] == 3).all() and (diffs["folds"] == 3).all()
     same_passes = diffs.loc["in-batch − sampled, same encoder passes (20,000), m 0.1, λ 0.9"]
     assert (same_passes["a"], same_passes["b"]) == ("m0.1-lam0.9", "m0.1-lam0.9-sampled")
-    assert 9.0 <= diffs.at["paper's best − λ 0 (m 0.1)", "low"] <= 10.0 <= diffs.at["paper's best − λ 0 (m 0.1)",
-                                                                                     "high"] <= 11.0
+    best = diffs.loc["paper's best − λ 0 (m 0.1)"]  # 10, 9, 11 on three folds
+    assert (best["low"], best["high"]) == pytest.approx((10 - half, 10 + half))
     words = study_table2.in_words(table.reset_index())
     assert words.startswith("Chosen on validation: m 0.2, λ 0.9") and "The paper's best, m 0.1, λ 0.9" in words
 
@@ -434,7 +449,7 @@ def test_table2_is_written_from_cells_csv_with_its_heatmap(tmp_path):
     text = (folder / "table2.md").read_text()
     assert "# Table 2: the PDT's m and λ, study `study-table2`" in text
     assert "| m0.2-lam0.9 " in text and "chosen on validation" in text and "paper's best" in text
-    assert "61.00 ± 1.00 [58.52, 63.48]" in text and "+10.00 [+9.00, +11.00]" in text and "variant" in text
+    assert "61.00 ± 1.00 [58.52, 63.48]" in text and "+10.00 [+7.52, +12.48]" in text and "variant" in text
     assert "Untrained kept" in text and "untrained encoder (step 0)" in text
     for suffix in ("png", "svg"):
         assert (folder / "figures" / f"table2.{suffix}").stat().st_size > 1000
