@@ -36,7 +36,8 @@ import pandas as pd
 
 from .. import EMOTIONS
 from .folds import fold_splits, parse_fold, speaker_folds
-from .table import CorpusError, audio_duration, repeated_recordings, validate_table
+from .table import (CorpusError, audio_duration, audio_problems, repeated_recordings, unreadable_message,
+                    validate_table)
 
 REQUIRED = ("path", "label", "speaker", "split")
 OPTIONAL = ("session", "gender", "utterance_id")
@@ -63,22 +64,25 @@ def manifest_split(split: str) -> tuple[int, int] | None:
     return fold
 
 
-def load_manifest(csv_path, strict: bool = False, split: str = "paper") -> pd.DataFrame:
+def load_manifest(csv_path, strict: bool = False, split: str = "paper", test_only: bool = False) -> pd.DataFrame:
     """The utterance table (pdtlib.corpora.table.COLUMNS) of the corpus listed in `csv_path`.
 
     strict: raise a CorpusError on rows whose label is not one of the four classes (or an
             alias) instead of dropping them with a printed count per label.
     split:  "paper" (or "manifest"): the manifest's split column; "fold:K/N": fold K of N
             speaker-independent folds (corpora.folds; the split column is then not needed).
+    test_only: every row is the test split (a cross-corpus run's test corpus, corpora.cross_corpus);
+            the split and fold columns are not read, and `split` is ignored.
+    Every file's header is read first: CorpusError naming every file that cannot be used.
     See the module docstring for the columns, aliases and an example.
     """
-    fold = manifest_split(split)
+    fold = None if test_only else manifest_split(split)
     csv_path = Path(csv_path).expanduser().resolve()
     if not csv_path.is_file():
         raise CorpusError(f"manifest {csv_path} does not exist; expected a CSV with header {EXAMPLE_HEADER}")
     raw = _read_csv(csv_path)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    absent = [c for c in REQUIRED if c not in raw.columns and not (c == "split" and fold)]
+    absent = [c for c in REQUIRED if c not in raw.columns and not (c == "split" and (fold or test_only))]
     if absent:
         raise CorpusError(f"manifest {csv_path} lacks the columns {absent} (it has {list(raw.columns)}). "
                           f"Example header:\n  {EXAMPLE_HEADER}")
@@ -86,7 +90,13 @@ def load_manifest(csv_path, strict: bool = False, split: str = "paper") -> pd.Da
 
     df = _keep_known_labels(raw, csv_path, strict)
     df["path"] = df["path"].map(lambda p: _resolve(p, csv_path.parent))
-    if fold:  # folds group speakers, so a speaker's copies share a split whichever fold it lands in
+    problems = audio_problems(df["path"])  # every file's header, so that one message names them all
+    if (problems != "").any():
+        raise CorpusError(unreadable_message(df["path"], problems, f"manifest {csv_path}"))
+    if test_only:
+        df["split"] = "test"
+        df = _drop_repeated_rows(df, csv_path, within=("speaker", "label"))
+    elif fold:  # folds group speakers, so a speaker's copies share a split whichever fold it lands in
         df = _drop_repeated_rows(df, csv_path, within=("speaker", "label"))
         df["split"] = fold_splits(speaker_folds(df, fold[1], f"manifest {csv_path}"), *fold)
     else:

@@ -4,9 +4,10 @@
     python -m pdtlib.corpora.prepare NAME SOURCE_DIR --out MANIFEST.csv [--force]
 
 NAME is one of corpora.recipes.RECIPES: ravdess, crema-d, emodb, savee, tess, iemocap. The recipe
-decodes the corpus's file naming into label, speaker, gender and utterance id; drops byte-identical
-copies of one speaker's recording under one emotion (the first in path order kept, the others
-named); checks the counts against the published release and names what a partial download lacks
+decodes the corpus's file naming into label, speaker, gender and utterance id; opens each file's
+header and drops the files that cannot be read as audio (empty, not audio, cut short), naming each
+with why; drops byte-identical copies of one speaker's recording under one emotion (the first in
+path order kept, the others named); checks the counts against the published release and names what a partial download lacks
 (then still writes); gives every row a speaker-disjoint split (train/val/test) and a fold of
 speaker groups (corpora.recipes.assign); and writes the manifest (corpora.manifest's columns plus
 `fold`), paths relative to its folder when the audio lies below it, else absolute.
@@ -29,7 +30,7 @@ from .. import EMOTIONS
 from ..system.atomic import atomic_path
 from .recipes import RECIPES, Recipe, UsageError, get_recipe
 from .recipes.assign import Assignment, speaker_assignment, split_lines
-from .recipes.checks import drop_copies, release_check
+from .recipes.checks import drop_copies, drop_unreadable, release_check
 from .recipes.common import scan_files
 from .table import COLUMNS, CorpusError, validate_table
 
@@ -56,6 +57,7 @@ def prepare_corpus(name: str, source, out, *, force: bool = False) -> Prepared:
     source, out = source_folder(source), destination(out, force)
     table, notes = (recipe.scan or partial(scan_files, recipe))(source)
     table = table.sort_values("path", kind="stable").reset_index(drop=True)
+    table, unreadable = drop_unreadable(table, source)  # before copies: two empty files are no copies
     table, copies = drop_copies(table, source)
     release = release_check(table, recipe)
     kept = table[table["label"] != ""].reset_index(drop=True)
@@ -64,7 +66,7 @@ def prepare_corpus(name: str, source, out, *, force: bool = False) -> Prepared:
     validate_table(kept.assign(speaker=manifest["speaker"], split=assignment.split, duration_s=float("nan"))
                    .loc[:, list(COLUMNS)], check_files=False, name=f"{recipe.title} manifest")
     write_manifest(manifest, out)
-    summary = summary_lines(recipe, source, out, table, notes, release, copies, assignment)
+    summary = summary_lines(recipe, source, out, table, notes, release, copies, assignment, unreadable)
     return Prepared(recipe, out, manifest, summary)
 
 
@@ -115,25 +117,36 @@ def write_manifest(manifest: pd.DataFrame, out: Path) -> None:
         manifest.to_csv(tmp, index=False)
 
 
-def summary_lines(recipe, source, out, table, notes, release, copies, assignment) -> list:
-    """The summary `pdt corpus` prints: found, notes, release check, kept, copies, folds, split, written."""
+def summary_lines(recipe, source, out, table, notes, release, copies, assignment, unreadable=()) -> list:
+    """The summary `pdt corpus` prints: found, notes, release check, kept, unreadable files, copies, folds,
+    split, written."""
     kept = table[table["label"] != ""]
     per_class = kept["label"].value_counts()
     left_out = table.loc[table["label"] == "", "emotion"].value_counts().sort_index()
     sections = [
         ("corpus", [f"{recipe.title} in {source}"]),
-        ("found", [f"{len(table) + len(copies)} files named like {recipe.naming}, "
+        ("found", [f"{len(table) + len(copies) + len(unreadable)} files named like {recipe.naming}, "
                    f"{table['speaker'].nunique()} {recipe.speaker_noun}s", *notes]),
         ("release", release),
         ("kept", [f"{len(kept)} in the four classes (" + ", ".join(f"{e} {per_class.get(e, 0)}" for e in EMOTIONS)
                   + ")" + (f"; left out {left_out.sum()} of other emotions ("
                            + ", ".join(f"{e} {n}" for e, n in left_out.items()) + ")" if len(left_out) else "")]),
+        ("broken", _unreadable_lines(unreadable)),
         ("copies", _copies_lines(copies, recipe.speaker_noun)),
         ("folds", assignment.lines),
         ("split", split_lines(kept.reset_index(drop=True), assignment.split)),
         ("wrote", [f"{out} ({len(kept)} rows)", f"use it: make report CORPUS=manifest MANIFEST={out}"]),
     ]
     return [_line(key if i == 0 else "", text) for key, lines in sections for i, text in enumerate(lines)]
+
+
+def _unreadable_lines(unreadable) -> list:
+    """Every file dropped because its header cannot be read as audio, each with why: all named, as the
+    manifest loader would name them (a damaged download has few; each must be fetched again)."""
+    if not unreadable:
+        return ["none"]
+    return [f"dropped {len(unreadable)} file{'' if len(unreadable) == 1 else 's'} that cannot be read as audio "
+            "(fetch them again to use them):", *(f"  {path}: {why}" for path, why in unreadable)]
 
 
 def _copies_lines(copies: list, noun: str) -> list:

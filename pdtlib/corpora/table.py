@@ -49,6 +49,64 @@ def audio_duration(path) -> float:
     return info.frames / info.samplerate if info.samplerate else float("nan")
 
 
+def audio_problem(path) -> str:
+    """Why a corpus file cannot serve as audio, from its header alone (no decoding): '' when it can.
+    Missing, empty (0 bytes), not a format soundfile reads (a text file, a header cut short), no
+    audio frames, or a wav whose data chunk declares more bytes than the file holds (a download cut
+    short: `wav_shortfall`)."""
+    p = Path(path)
+    if not p.is_file():
+        return "does not exist"
+    if p.stat().st_size == 0:
+        return "empty (0 bytes)"
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # soundfile's LibsndfileError, or a RuntimeError on older versions
+        reason = getattr(exc, "error_string", "") or str(exc)
+        return f"not audio soundfile can read ({reason.strip().rstrip('.')})"
+    if not info.frames or not info.samplerate:
+        return "no audio frames in it"
+    short = wav_shortfall(p)
+    if short:
+        return f"truncated: its header declares {short:,} more bytes of audio than the file holds"
+    return ""
+
+
+def wav_shortfall(path) -> int:
+    """Bytes a RIFF/WAVE file's data chunk declares beyond the file's end (0 when it is whole, when the
+    size is left open, 0 or 0xFFFFFFFF as streaming writers leave it, or when it is not a RIFF wav)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        position = 12
+        while True:
+            f.seek(position)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return 0
+            length = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                return 0 if length in (0, 0xFFFFFFFF) else max(0, position + 8 + length - size)
+            position += 8 + length + (length & 1)
+
+
+def audio_problems(paths: pd.Series) -> pd.Series:
+    """`audio_problem` of every path: '' where the file can be read."""
+    return paths.map(audio_problem)
+
+
+def unreadable_message(paths: pd.Series, problems: pd.Series, name: str) -> str:
+    """One message naming every file with a problem (`audio_problems`) and why."""
+    bad = problems != ""
+    lines = [f"  {path}: {problems[i]}" for i, path in paths[bad].items()]
+    missing = int((problems == "does not exist").sum())
+    return (f"{name}: {int(bad.sum())} of {len(paths)} audio files cannot be used, every one named below"
+            + (f" ({missing} of them do not exist)" if missing else "") + ":\n"
+            + "\n".join(lines) + "\nReplace them with whole copies, or remove their rows.")
+
+
 def validate_table(df: pd.DataFrame, *, check_files: bool = True, name: str = "corpus") -> pd.DataFrame:
     """Check an utterance table and return it with columns in order and a fresh index.
 

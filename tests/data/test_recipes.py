@@ -6,7 +6,7 @@ import shutil
 import pandas as pd
 import pytest
 import public_corpora as make
-from tiny_corpora import make_iemocap
+from tiny_corpora import break_files, make_iemocap
 
 from pdtlib import EMOTIONS
 from pdtlib.serving.cli import main as pdt
@@ -238,3 +238,33 @@ def test_the_pdt_corpus_command(tmp_path, capsys):
     assert pdt(["corpus", "tess", str(source), "--out", str(tmp_path / "t.csv")]) == 2
     assert prepare_main(["SAVEE", str(source), "--out", str(tmp_path / "m.csv")]) == 0  # python -m entry
     assert load_manifest(tmp_path / "m.csv", split="fold:2/3")["speaker"].nunique() == 3
+
+
+BROKEN = ("Actor_01/03-01-01-01-01-01-01.wav", "Actor_02/03-01-03-01-01-01-02.wav", "Actor_03/03-01-04-01-01-01-03.wav")
+
+
+def test_unreadable_files_are_dropped_and_every_one_named(tmp_path):
+    """A 0-byte file, a text file and a truncated wav in a RAVDESS tree (issue 30): the recipe opens each
+    file's header, drops all three with why, and writes the rest; the loader then reads the manifest."""
+    source = make.ravdess(tmp_path / "src")
+    break_files(*(source / name for name in BROKEN))
+    prepared = prepare_corpus("ravdess", source, tmp_path / "m.csv")
+    assert len(manifest_of(prepared)) == 9 and not set(manifest_of(prepared)["path"]) & set(BROKEN)
+    summary = "\n".join(prepared.summary)
+    assert "dropped 3 files that cannot be read as audio" in summary
+    assert f"{BROKEN[0]}: empty (0 bytes)" in summary
+    assert f"{BROKEN[1]}: not audio soundfile can read" in summary
+    assert f"{BROKEN[2]}: truncated: its header declares" in summary
+    assert len(load_manifest(prepared.out)) == 9
+
+
+def test_the_manifest_loader_names_every_unreadable_file_at_once(tmp_path):
+    """A manifest written before the files broke: one error naming all three, not the first of them."""
+    source = make.ravdess(tmp_path / "src")
+    prepared = prepare_corpus("ravdess", source, tmp_path / "m.csv")
+    break_files(*(source / name for name in BROKEN))
+    with pytest.raises(CorpusError, match="3 of 12 audio files cannot be used, every one named below") as err:
+        load_manifest(prepared.out)
+    message = str(err.value)
+    for name, why in zip(BROKEN, ("empty (0 bytes)", "not audio soundfile can read", "truncated")):
+        assert f"{source / name}: {why}" in message

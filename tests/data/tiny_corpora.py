@@ -80,3 +80,15 @@ def make_iemocap(base, missing=()) -> Path:
     write_wav(root / "Session1" / "sentences" / "wav" / "Ses01F_impro01" / f"{IGNORED_ID}.wav", 0.5)
     (emo / "._Ses01F_impro01.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \xff\xfe\x00")
     return root
+
+
+def break_files(zero_byte, text, truncated) -> list[Path]:
+    """Three broken files as public releases carry them: a 0-byte file at `zero_byte`, a text file at
+    `text`, and at `truncated` a wav cut short (its header whole, most of its audio gone)."""
+    Path(zero_byte).parent.mkdir(parents=True, exist_ok=True)
+    Path(zero_byte).write_bytes(b"")
+    Path(text).parent.mkdir(parents=True, exist_ok=True)
+    Path(text).write_text("<html><body>404 Not Found</body></html>\n")
+    whole = write_wav(truncated, 0.5, seed=99).read_bytes()
+    Path(truncated).write_bytes(whole[: len(whole) // 3])
+    return [Path(zero_byte), Path(text), Path(truncated)]

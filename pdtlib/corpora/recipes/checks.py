@@ -8,8 +8,18 @@ from pathlib import Path
 import pandas as pd
 
 from ... import EMOTIONS
-from ..table import CorpusError, recording_keys, repeated_recordings
+from ..table import CorpusError, audio_problems, recording_keys, repeated_recordings
 from .common import Recipe
+
+
+def drop_unreadable(table: pd.DataFrame, source: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Drop the files whose header cannot be read as audio (table.audio_problem: empty, not audio, no
+    frames, cut short), as a damaged download carries them; returns the rest and each file dropped as a
+    (path relative to `source`, why) pair. Only headers are read: a stat and a few bytes per file."""
+    problems = audio_problems(table["path"])
+    bad = problems != ""
+    dropped = [(_shown(table.at[i, "path"], source), problems[i]) for i in table.index[bad]]
+    return table.loc[~bad].reset_index(drop=True), dropped
 
 
 def drop_copies(table: pd.DataFrame, source: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
