@@ -31,6 +31,7 @@ install: $(STAMP) ## Build .venv/ from pyproject.toml (rebuilt when it or constr
 
 # make report PARAMS=params/iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release
 # make report CORPUS=manifest MANIFEST=my_corpus.csv [RUN=my-run] [SET="seed=1 max_passes=20000"]
+# make report CORPUS=manifest MANIFEST=emodb.csv TEST_MANIFEST=ravdess.csv SET="baseline_durations=[4.0]"  (cross-corpus)
 # Each value goes to the shell in single quotes (quote, below), so paths may hold spaces; relative
 # paths are made absolute by pdtlib.report.params.load, against this folder.
 PARAMS ?= params/default.yaml
@@ -38,7 +39,8 @@ quote = '$(subst ','\'',$(1))'
 REPORT_ARGS = --params $(call quote,$(PARAMS)) $(if $(RUN),--set $(call quote,run=$(RUN))) \
 	$(if $(CORPUS),--set $(call quote,corpus=$(CORPUS))) \
 	$(if $(IEMOCAP_ROOT),--set $(call quote,iemocap_root=$(IEMOCAP_ROOT))) \
-	$(if $(MANIFEST),--set $(call quote,manifest=$(MANIFEST))) $(foreach kv,$(SET),--set $(call quote,$(kv)))
+	$(if $(MANIFEST),--set $(call quote,manifest=$(MANIFEST))) \
+	$(if $(TEST_MANIFEST),--set $(call quote,test_manifest=$(TEST_MANIFEST))) $(foreach kv,$(SET),--set $(call quote,$(kv)))
 NBVAL_DIR := build/nbval
 
 test: $(STAMP) ## Run the tests: code and data (pytest), then the notebooks under nbval (smoke size)
@@ -53,7 +55,7 @@ test-notebooks: $(STAMP) ## Run the numbered notebooks under nbval on papermill-
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-kernel-startup-timeout=120 \
 		$(NBVAL_DIR)/*.ipynb
 
-report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/ (PARAMS, CORPUS, IEMOCAP_ROOT, MANIFEST, RUN, SET)
+report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/ (PARAMS, CORPUS, IEMOCAP_ROOT, MANIFEST, TEST_MANIFEST, RUN, SET)
 	$(BIN)/python -m pdtlib.report $(REPORT_ARGS)
 
 # make study [STUDY=params/study-iemocap.yaml IEMOCAP_ROOT=/data/IEMOCAP_full_release] [SET="key=value ..."]
@@ -61,9 +63,10 @@ report: $(STAMP) ## Regenerate Table 3 and Figs. 3-4 into reports/<run>/ (PARAMS
 STUDY ?= params/study-default.yaml
 
 STUDY_ARGS = $(call quote,$(STUDY)) $(if $(IEMOCAP_ROOT),--set $(call quote,iemocap_root=$(IEMOCAP_ROOT))) \
-	$(if $(MANIFEST),--set $(call quote,manifest=$(MANIFEST))) $(foreach kv,$(SET),--set $(call quote,$(kv)))
+	$(if $(MANIFEST),--set $(call quote,manifest=$(MANIFEST))) \
+	$(if $(TEST_MANIFEST),--set $(call quote,test_manifest=$(TEST_MANIFEST))) $(foreach kv,$(SET),--set $(call quote,$(kv)))
 
-study: $(STAMP) ## Run a study (seeds x folds of reports, on Ray) and its table with intervals (STUDY, IEMOCAP_ROOT, MANIFEST, SET)
+study: $(STAMP) ## Run a study (seeds x folds of reports, on Ray) and its table with intervals (STUDY, IEMOCAP_ROOT, MANIFEST, TEST_MANIFEST, SET)
 	$(BIN)/python -m pdtlib.study $(STUDY_ARGS)
 
 lab: $(STAMP) ## Start JupyterLab in the project's environment (kernel python3)

@@ -37,7 +37,7 @@ from ..system import paths
 DEFAULTS = paths.PARAMS / "default.yaml"
 SMOKE = paths.PARAMS / "smoke.yaml"
 OVERLAY_KEYS = ("base", "run", "smoke")  # of params/smoke.yaml: what it is, not sizes it lays over
-PATH_KEYS = ("iemocap_root", "manifest")  # relative paths are the working directory's
+PATH_KEYS = ("iemocap_root", "manifest", "test_manifest")  # relative paths are the working directory's
 RESOLVED_ENV = "PDT_PARAMS_RESOLVED"  # set by the report driver for its kernels: values are final
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
@@ -164,8 +164,9 @@ def load(params_file, overrides=()) -> dict:
     paths made absolute (against the working directory), and smoke sizes when `smoke` is true.
 
     When an override changes the corpus but names no run, the run gets the corpus as a suffix,
-    so another corpus never overwrites the parameter file's run (e.g. the committed default); a
-    smoke run likewise gets `-smoke` (apply_smoke).
+    so another corpus never overwrites the parameter file's run (e.g. the committed default); an
+    override naming a test corpus (`test_manifest`, a cross-corpus run) likewise gets
+    `-to-<test corpus>` (`corpus_label`), and a smoke run `-smoke` (apply_smoke).
     """
     params = layered(params_file)
     corpus = params.get("corpus")
@@ -175,12 +176,23 @@ def load(params_file, overrides=()) -> dict:
     if "corpus" in named and "run" not in named and params["corpus"] != corpus:
         params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
         print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
+    if named.get("test_manifest") and "run" not in named:
+        params["run"] = f"{params.get('run', 'run')}-to-{corpus_label(params['test_manifest'])}"
+        print(f"report: tested on another corpus, writing to run '{params['run']}' (choose with RUN=...)")
     if params.get("smoke"):
         before = params.get("run")
         params = apply_smoke(params, kept=named)
         if params.get("run") != before:
             print(f"report: smoke sizes, writing to run '{params['run']}' (choose with RUN=...)")
     return params
+
+
+def corpus_label(manifest) -> str:
+    """A corpus's short name from its manifest's path, safe in a run name: the file's stem, or its
+    folder's name when the file is called manifest.csv (data/ravdess/manifest.csv -> ravdess)."""
+    path = Path(str(manifest))
+    name = path.parent.name if path.stem.lower() == "manifest" and path.parent.name else path.stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "corpus"
 
 
 def apply_smoke(params: dict, kept=()) -> dict:

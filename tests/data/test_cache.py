@@ -186,7 +186,7 @@ def test_progress_bar_follows_the_switch(table, monkeypatch, capsys):
 KILLED_BUILD = """
 import os, signal, sys
 import pandas as pd
-from pdtlib import cache
+from pdtlib.corpora import cache
 from pdtlib.features import FeatureConfig
 
 real, batches = cache.encoder_input, []

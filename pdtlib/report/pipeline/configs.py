@@ -22,6 +22,7 @@ import pandas as pd
 
 from ...system import paths
 from ...corpora import LOADERS, SyntheticConfig, load_corpus
+from ...corpora.cross_corpus import check_balance, cross_corpus
 from ...corpora.iemocap import check_root, session_splits
 from ...corpora.manifest import manifest_split
 from ...corpora.synthetic import default_root
@@ -131,7 +132,8 @@ def tsne_config(p) -> TSNEConfig:
 
 def build(p) -> dict:
     """Every config of a run, by name: what `check_parameters` builds and what the notebooks use."""
-    return {"run": check_run_name(p.run), "corpus": corpus_arguments(p), "features": feature_configs(p),
+    return {"run": check_run_name(p.run), "corpus": corpus_arguments(p), "test_corpus": test_corpus_arguments(p),
+            "features": feature_configs(p),
             "encoder": encoder_config(p), "pdt": [pdt_config(p, lr) for lr in grid(p, "pdt_lr")],
             "baseline": [classifier_config(p, lr, select=s) for lr in grid(p, "baseline_lr") for s in (True, False)],
             "svm": svm_config(p), "tsne": tsne_config(p)}
@@ -149,6 +151,7 @@ def check_parameters(p) -> None:
     checks = {
         "run": lambda: check_run_name(p.run),
         "corpus, iemocap_root, manifest, split, " + names[SyntheticConfig]: lambda: corpus_arguments(p),
+        "test_manifest, test_balance": lambda: test_corpus_arguments(p),
         "duration, baseline_durations, pad": lambda: feature_configs(p),
         **{key: (lambda key=key: grid(p, key)) for key in GRIDS},
         names[EncoderConfig]: lambda: encoder_config(p),
@@ -178,10 +181,34 @@ def corpus_table(p) -> tuple[pd.DataFrame, dict]:
                with `split`, like IEMOCAP.
     iemocap:   `iemocap_root` read by load_iemocap with `split` (paper or loso:K).
     manifest:  the CSV at `manifest` read by load_manifest (its split column, or `split: fold:K/N`).
+
+    With `test_manifest` (a cross-corpus run, corpora.cross_corpus) the table is that corpus's train
+    and val rows and every utterance of the test manifest as the test split (`test_balance: all`), or a
+    class-balanced subset (`balanced`); `test` then says what tested (its `description` goes to Table 3's
+    notes), and run.json records it with the corpus.
     """
     arguments, source = corpus_arguments(p)
     table = load_corpus(p.corpus, **arguments)
-    return table, {"corpus": p.corpus, "source": paths.shown(source), "utterances": len(table)}
+    info = {"corpus": p.corpus, "source": str(paths.shown(source)), "utterances": len(table)}
+    test = test_corpus_arguments(p)
+    if test is None:
+        return table, info
+    table, tested = cross_corpus(table, test["csv_path"], test["balance"], train_source=info["source"],
+                                 test_source=str(paths.shown(test["csv_path"])))
+    return table, {**info, "utterances": len(table), "test": tested}
+
+
+def test_corpus_arguments(p) -> dict | None:
+    """The test corpus of a cross-corpus run (`test_manifest`, `test_balance`), checked without reading
+    it; None for a run tested on its own corpus's test split (test_manifest empty)."""
+    manifest, balance = getattr(p, "test_manifest", ""), getattr(p, "test_balance", "all")
+    check_balance(balance)
+    if not manifest:
+        return None
+    if not Path(manifest).is_file():
+        raise ValueError(f"test_manifest {manifest} is not a file: give the test corpus's manifest CSV "
+                         "(make report ... TEST_MANIFEST=other_corpus.csv)")
+    return {"csv_path": Path(manifest), "balance": balance}
 
 
 def corpus_arguments(p) -> tuple[dict, Path]:

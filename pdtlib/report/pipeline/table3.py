@@ -40,7 +40,9 @@ def table3(run: Path, p) -> pd.DataFrame:
     predicts on test and what was chosen on validation, from the metrics of 01, 04 and 05.
 
     A row that was not run (a duration left out of `baseline_durations`) stays empty (NaN)."""
-    corpus = artefacts.read(run, "data")["corpus"]
+    data = artefacts.read(run, "data")
+    corpus = data["corpus"]
+    tested = data.get("test", {}).get("description", "")  # a cross-corpus run: what trained, what tested
     durations = [float(d) for d in p.baseline_durations]
     rows = []
     for row in TABLE3_ROWS:
@@ -59,7 +61,7 @@ def table3(run: Path, p) -> pd.DataFrame:
                      "train_acc": trained.get("final", trained).get("train_acc", float("nan")),
                      "selected_on_val": m.get("selection", ""),
                      "notes": f"Exp {row['exp']} ({row['method']}{seconds}): {notes}" if notes else "",
-                     "corpus": corpus, "protocol": m.get("protocol", ""), "seed": p.seed})
+                     "corpus": corpus, "test_corpus": tested, "protocol": m.get("protocol", ""), "seed": p.seed})
     return pd.DataFrame(rows)
 
 
@@ -67,7 +69,9 @@ def write_table3(run: Path, table: pd.DataFrame, notes: tuple[str, ...] = ()) ->
     """reports/<run>/table3.csv and table3.md: the paper's UA beside this run's UA, WA and
     macro-F1, with the corpus, the protocol, the definitions and every row's quality notes."""
     first = table.dropna(subset=["ua"]).iloc[0] if table["ua"].notna().any() else table.iloc[0]
-    notes = (f"Corpus: {first['corpus']}; {first['protocol']}; seed {first['seed']}.",
+    cross = first.get("test_corpus", "")
+    cross = cross if isinstance(cross, str) else ""  # NaN in a table read back from an older table3.csv
+    notes = (f"Corpus: {first['corpus']}; {first['protocol']}; seed {first['seed']}.", *([cross] if cross else []),
              "UA = mean per-class recall (balanced accuracy); WA = plain accuracy; macro-F1 = mean per-class F1; "
              "all on the test split, in %. Rows 6-7 are this project's: the same SVM selection as row 5 on "
              "other vectors. Steps and passes (utterances encoded) are the training run validation chose in, to "
