@@ -36,6 +36,7 @@ DATA, PAIRING, PDT, SVM, BASELINES = "01_data", "02_pairing", "03_train_pdt", "0
 TSNE, CONFUSION, TABLE3 = "06_tsne", "07_confusion_matrix", "08_table3"
 STUDY = "09_study"  # summarises a study's runs (pdtlib.study), not part of one run
 TABLE2 = "10_table2"  # Table 2 from a grid study's runs (pdtlib.study), not part of one run
+CROSS = "11_cross_corpus"  # a cross-corpus study's in- and cross-corpus UA (pdtlib.study), not part of one run
 
 # metrics/<name>.json -> the notebook that writes it (a name matching a pattern: traditional_4s ...)
 METRICS = {"data": DATA, "reference": DATA, "pairing": PAIRING, "pdt_training": PDT, "pdt_svm": SVM,

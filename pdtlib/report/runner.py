@@ -68,7 +68,8 @@ def run_notebook(notebook: Path, out: Path, parameters: dict, *, timeout: int = 
 
 STUDY_NOTEBOOK = f"{artefacts.STUDY}.ipynb"  # summarises a study's runs (pdtlib.study), not part of one run
 TABLE2_NOTEBOOK = f"{artefacts.TABLE2}.ipynb"  # Table 2 from a grid study's runs (pdtlib.study), not part of one run
-SUMMARY_NOTEBOOKS = (STUDY_NOTEBOOK, TABLE2_NOTEBOOK)
+CROSS_NOTEBOOK = f"{artefacts.CROSS}.ipynb"  # a cross-corpus study's in- and cross-corpus UA (pdtlib.study), not part of one run
+SUMMARY_NOTEBOOKS = (STUDY_NOTEBOOK, TABLE2_NOTEBOOK, CROSS_NOTEBOOK)
 
 
 def notebooks() -> list[Path]:

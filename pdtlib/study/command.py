@@ -15,7 +15,9 @@ every cell (`set`, and `--set` on the command line, e.g. iemocap_root) and what 
 
     grid:       parameter -> list of values, whose product gives the study's points (first key outermost)
     points:     a list of explicit points, each a mapping parameter -> value (settings off the product,
-                e.g. the pairing scheme at one m and λ), after the grid's
+                e.g. the pairing scheme at one m and λ), after the grid's; a point may carry its own
+                `name`, and a string value `$name` stands for parameter `name`'s value in every cell
+                (params/study-cross-corpus.yaml: `manifest: $test_manifest` swaps the two corpora)
     notebooks:  the notebooks each cell runs, as name prefixes (e.g. ["01", "02", "03", "04"]: PDT + SVM
                 alone; YAML reads an unquoted 01 as the number 1, which means "01" too); default all
 
@@ -36,6 +38,8 @@ A cell whose run.json says `complete` for the same parameters (and the notebooks
 skipped; a failed cell is named and the others go on. Then notebook `09_study` reads every cell's
 Table 3 rows (`collect`: table3.csv, or the metrics of a cell without notebook 08) and writes
 `reports/<study>/table3_study.md/.csv`, `paired.md/.csv`, `cells.md/.csv` and `figures/study.*`;
+for a study whose points set test_manifest (cross-corpus), notebook `11_cross_corpus` writes
+`cross_corpus.md/.csv`, `cross_corpus_answer.md/.csv` and `figures/cross_corpus.*` (study.cross_corpus);
 for a study with a grid or points, notebook `10_table2` writes `cells.md/.csv` and Table 2
 (`table2.md/.csv`, `table2_paired.csv`, `figures/table2.*`, study.table2) instead.
 
@@ -108,7 +112,8 @@ def main(argv=None) -> int:
     print(f"study {study.name}: {complete} of {len(table)} cells complete in {minutes:.1f} min")
     if complete:
         out = summarise_notebook(study)
-        written = "table2.md" if study.has_points() else "table3_study.md"
+        written = ("cross_corpus.md" if study.is_cross_corpus() else "table2.md" if study.has_points()
+                   else "table3_study.md")
         print(f"study: see {run_dir(study.name)}/{written} (notebook {paths.shown(out)})")
     return 0 if complete == len(table) else 1
 

@@ -1,6 +1,7 @@
 """Running a study's cells: each an ordinary report run (`report.runner.execute`), fanned out on Ray
 (https://docs.ray.io) when it is installed, one after another otherwise; then the study's summary
-notebook (09_study, or 10_table2 for a study with a grid or points).
+notebook (09_study; 10_table2 for a study with a grid or points; 11_cross_corpus for a study whose
+points test on another corpus).
 
 Each cell is one Ray task with the study's resources. `ray.init()` starts a local instance, or joins
 the cluster `RAY_ADDRESS` (or `--address`) names. A cluster started elsewhere (`ray start`, `ray up`,
@@ -119,6 +120,11 @@ def check_cells(study: Study) -> dict[str, dict]:
     run), before any cell starts: a bad value fails the study at once, not in its tenth cell."""
     from ..report.pipeline import check_parameters  # torch and scikit-learn: only once a study is about to run
 
+    unset = study.unset_references()
+    if unset:
+        names = sorted({line.rsplit("$", 1)[1] for line in unset})
+        raise ValueError(f"study {study.name}: points stand for parameters left empty ({'; '.join(unset)}): pass "
+                         + " and ".join(f"{n} (make study ... {n.upper()}=... or SET=\"{n}=...\")" for n in names))
     cells = study.cells()
     for name, values in cells.items():
         try:
@@ -219,11 +225,13 @@ def where(study: Study, ran: dict[str, dict]) -> Path:
 
 
 def summarise_notebook(study: Study) -> Path:
-    """Run the study's summary on its cells -> reports/<study>/notebooks/<notebook>: 10_table2 for a
-    study with a grid or points (Table 2: one row per point), else 09_study (Table 3 over the cells)."""
-    from ..report.runner import STUDY_NOTEBOOK, TABLE2_NOTEBOOK, run_notebook  # papermill: not needed to plan
+    """Run the study's summary on its cells -> reports/<study>/notebooks/<notebook>: 11_cross_corpus for a
+    study whose points test on another corpus (in- beside cross-corpus), 10_table2 for a study with a grid
+    or points (Table 2: one row per point), else 09_study (Table 3 over the cells)."""
+    # papermill: not needed to plan
+    from ..report.runner import CROSS_NOTEBOOK, STUDY_NOTEBOOK, TABLE2_NOTEBOOK, run_notebook
 
-    book = TABLE2_NOTEBOOK if study.has_points() else STUDY_NOTEBOOK
+    book = CROSS_NOTEBOOK if study.is_cross_corpus() else TABLE2_NOTEBOOK if study.has_points() else STUDY_NOTEBOOK
     out = run_dir(study.name) / "notebooks" / book
     out.parent.mkdir(parents=True, exist_ok=True)
     # The overrides (the file's `set` and the command line's, e.g. MANIFEST=...) go along: the cells ran

@@ -16,6 +16,7 @@ from ..report import params as parameters
 from ..system import paths
 
 CELL_KEYS = ("run", "seed", "split")  # what each cell sets itself
+NAME_KEY = "name"  # an explicit point's own name (its cells' folder prefix), not a parameter
 # how a point's name writes a parameter: the paper's symbols where it has them; the pairing scheme by
 # its value alone (sampled, in-batch); any other parameter by its full name
 SHORT_NAMES = {"pdt_margin": "m", "pdt_lam": "lam", "max_passes": "passes", "pdt_mode": ""}
@@ -38,15 +39,22 @@ class Study:
     def points(self) -> dict[str, dict]:
         """{point name: its parameters}: the grid's product, then the explicit points, in order; one
         unnamed point without either (the cells are seeds x folds, named as they always were)."""
-        product = [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
+        product = ([dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
+                   if self.grid else [])  # no grid: no product (itertools.product() is one empty point)
         found = {}
         for values in product + list(self.extra_points):
-            name = point_name(values)
+            values = dict(values)
+            name = values.pop(NAME_KEY, None) or point_name(values)  # an explicit point may name itself
             if name in found:
                 raise ValueError(f"study {self.name}: two points are both {name} ({found[name]} and {values}); "
                                  "every point needs values of its own")
             found[name] = values
         return found or {"": {}}
+
+    def is_cross_corpus(self) -> bool:
+        """Whether a point tests on another corpus (sets test_manifest): its summary is notebook
+        11_cross_corpus, the in-corpus cells beside the cross-corpus ones (study.cross_corpus)."""
+        return any(values.get("test_manifest") for values in self.points().values())
 
     def has_points(self) -> bool:
         """Whether the study has a grid or explicit points (else: seeds x folds alone)."""
@@ -60,14 +68,32 @@ class Study:
 
     def cells(self) -> dict[str, dict]:
         """{cell name: its resolved report parameters}, in `plan` order."""
-        points = self.points()
+        points, shared = self.points(), self.shared_values()
         out = {}
         for cell, point, fold, seed in self.plan():
             settings = {**self.overrides, **points[point]}  # the point's own values win over `set`
+            settings = {k: shared[v[1:]] if is_reference(v) else v for k, v in settings.items()}
             overrides = [f"{k}={json.dumps(v)}" for k, v in settings.items()]
             out[cell] = parameters.load(self.base, [*overrides, f"seed={seed}", f"split={fold}",
                                                     f"run={self.name}/{cell}"])
         return out
+
+    def shared_values(self) -> dict:
+        """The parameters every cell gets before its point's values: the base file's, then `set` and
+        `--set` (what a point's `$name` stands for)."""
+        return {**parameters.layered(self.base), **self.overrides}
+
+    def unset_references(self) -> list[str]:
+        """'point: key = $name' for every point value that stands for a parameter left empty (a path the
+        user must pass, e.g. test_manifest), so a study can say what to pass before any cell runs."""
+        shared = self.shared_values()
+        return [f"{point}: {key} = {value}" for point, values in self.points().items()
+                for key, value in values.items() if is_reference(value) and shared.get(value[1:]) in ("", None)]
+
+
+def is_reference(value) -> bool:
+    """A point's value `$name`: the value of parameter `name` as every cell gets it (shared_values)."""
+    return isinstance(value, str) and value.startswith("$") and len(value) > 1
 
 
 def point_name(values: dict) -> str:
@@ -134,12 +160,24 @@ def checked_points(points, source: str) -> list[dict]:
 
 def checked_point(values: dict, source: str) -> dict:
     """One point's values through params.check (a nested mapping escapes read_file's reading of 1e-4
-    as a number: done here), without the keys each cell sets itself."""
+    as a number: done here), without the keys each cell sets itself. An explicit point may carry its
+    `name` (a folder-safe string), and a string parameter's value may be `$name`: the value every cell
+    gets of parameter `name` (a path passed once, e.g. test_manifest, used as another parameter)."""
+    values = dict(values)
+    name = values.pop(NAME_KEY, None)
+    if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)):
+        raise ValueError(f"{source}: a point's name must be a plain folder name (letters, digits, . _ -), "
+                         f"got {name!r}")
     taken = sorted(set(values) & set(CELL_KEYS))
     if taken:
         raise ValueError(f"{source}: {', '.join(taken)} cannot be a grid parameter; the study's seeds and "
                          "folds set them, and each cell's run is <study>/<cell>")
-    return parameters.check({key: parameters.numbers(value) for key, value in values.items()}, source)
+    unknown = sorted(v for v in values.values() if is_reference(v) and v[1:] not in parameters.defaults())
+    if unknown:
+        raise ValueError(f"{source}: {', '.join(unknown)} names no parameter; `$name` stands for the value of "
+                         "parameter `name` (e.g. $test_manifest)")
+    checked = parameters.check({key: parameters.numbers(value) for key, value in values.items()}, source)
+    return {**checked, **({NAME_KEY: name} if name is not None else {})}
 
 
 def checked_notebooks(books, source: str) -> list[str] | None:

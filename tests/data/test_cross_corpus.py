@@ -127,3 +127,18 @@ def test_a_test_manifest_names_the_run_unless_the_user_does(two_corpora):
     named = parameters.load("params/default.yaml", ["corpus=manifest", "manifest=m.csv", f"test_manifest={test_csv}"])
     assert named["run"] == "default-manifest-to-beta" and named["test_manifest"] == str(test_csv)
     assert parameters.load("params/default.yaml", [f"test_manifest={test_csv}", "run=mine"])["run"] == "mine"
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # the development copies, when present
+
+
+def test_emodb_to_ravdess_on_the_development_copies():
+    manifests = [SHARED / name / "manifest.csv" for name in ("emodb4", "ravdess4")]
+    if not all(m.is_file() for m in manifests):
+        pytest.skip(f"the development copies of EmoDB and RAVDESS are not at {SHARED} (only this machine has them)")
+    emodb, ravdess = manifests
+    table, info = cross_corpus(load_manifest(emodb), ravdess, "balanced")
+    assert info["per_class"] == {e: 96 for e in EMOTIONS} and info["of"] == len(pd.read_csv(ravdess))  # neutral: 96
+    assert set(table.loc[table["split"] == "test", "speaker"]) == set(load_manifest(ravdess)["speaker"])
+    with pytest.raises(CorpusError, match="leak"):
+        cross_corpus(load_manifest(emodb), emodb)

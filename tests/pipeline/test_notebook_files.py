@@ -7,10 +7,11 @@ import yaml
 
 from pdtlib.system import paths
 from pdtlib import study as studies
-from pdtlib.report.runner import STUDY_NOTEBOOK, TABLE2_NOTEBOOK, declared_parameters, notebooks
+from pdtlib.report.runner import CROSS_NOTEBOOK, STUDY_NOTEBOOK, TABLE2_NOTEBOOK, declared_parameters, notebooks
 
 BOOKS = notebooks()  # one run's notebooks
-ALL_BOOKS = [*BOOKS, paths.NOTEBOOKS / STUDY_NOTEBOOK, paths.NOTEBOOKS / TABLE2_NOTEBOOK]  # and the studies' summaries
+SUMMARIES = (STUDY_NOTEBOOK, TABLE2_NOTEBOOK, CROSS_NOTEBOOK)
+ALL_BOOKS = [*BOOKS, *(paths.NOTEBOOKS / book for book in SUMMARIES)]  # and the studies' summaries
 STUDY_FILES = sorted(paths.PARAMS.glob("study-*.yaml"))
 PARAM_FILES = sorted(set(paths.PARAMS.glob("*.yaml")) - set(STUDY_FILES))
 
@@ -107,3 +108,12 @@ def test_papermill_parses_every_parameter_line(book):
     cell = next(c for c in cells(book) if "parameters" in c.get("metadata", {}).get("tags", []))
     assignments = [l for l in "".join(cell["source"]).splitlines() if l.strip() and not l.lstrip().startswith("#")]
     assert len(declared_parameters(book)) == len(assignments)
+
+
+def test_the_cross_corpus_notebook_summarises_the_cross_corpus_study():
+    assert (paths.NOTEBOOKS / CROSS_NOTEBOOK).exists() and paths.NOTEBOOKS / CROSS_NOTEBOOK not in BOOKS
+    declared = declared_parameters(paths.NOTEBOOKS / CROSS_NOTEBOOK)
+    assert yaml.safe_load(declared["study_file"]["default"]) == "params/study-cross-corpus.yaml"
+    study = studies.load_study(paths.PARAMS / "study-cross-corpus.yaml")
+    assert study.is_cross_corpus() and len(study.seeds) >= 3
+    assert list(study.points()) == ["first", "first-to-second", "second", "second-to-first"]
