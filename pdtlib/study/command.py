@@ -31,8 +31,10 @@ its notebooks do not make stay empty. The corpus stays fixed (`synthetic_seed`) 
 training seed varies.
 
 The engine is Ray (https://docs.ray.io): each cell is one Ray task with the study's resources.
-`ray.init()` starts a local instance, or joins the cluster `RAY_ADDRESS` (or `--address`) names;
-on Slurm, start a cluster as the README shows. Ray is an optional extra
+`ray.init()` starts a local instance, or joins the cluster `RAY_ADDRESS` (or `--address`) names (on
+Slurm, `ray up` or KubeRay: docs/report.md); each cell takes the driver's folders and threads with it
+and sends back what the study's tables read (study.running), a cell whose worker dies is run again
+once, and `reports/<study>/study.local.json` says where each cell ran. Ray is an optional extra
 (`pip install ".[cluster]"`); without it the cells run one after another, and the study says so.
 A cell whose run.json says `complete` for the same parameters (and the notebooks asked for) is
 skipped; a failed cell is named and the others go on. Then notebook `09_study` reads every cell's
