@@ -224,11 +224,11 @@ class Checkpointer:
         """checkpoint.pt at `step`."""
         save_checkpoint(self._resumable(step, running), self.ckpt_path)
 
-    def save_log_point(self, row: dict, step: int, running: dict) -> None:
-        """Append `row` to the log; best.pt := the weights when the row's selection metric beats the
-        best so far; then log.csv and checkpoint.pt."""
+    def save_log_point(self, row: dict, step: int, running: dict, eligible: bool = True) -> None:
+        """Append `row` to the log; best.pt := the weights when the row is `eligible` and its selection
+        metric beats the best so far; then log.csv and checkpoint.pt."""
         self.rows.append(row)
-        if self.select_on is not None:
+        if self.select_on is not None and eligible:
             better = SELECT_ON[self.select_on]
             if not self.best or better(row[self.select_on], self.best["value"]) != self.best["value"]:
                 self.best = {"step": step, "metric": self.select_on, "value": float(row[self.select_on])}

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from .batchnorm import BatchNormRecalibration
 from .checkpoints import Checkpointer, deterministic
-from .configs import steps_within
+from .configs import min_steps, steps_within
 from ..features import FeatureSet
 from ..system.precision import resolve
 from ..system.progress import progress
@@ -72,7 +72,7 @@ class Trainer:
     """
 
     kind: str = ""
-    log_initial: bool = False  # evaluate the untrained model (step 0) too
+    log_initial: bool = False  # evaluate the untrained model (step 0) too: a reference, never selected
 
     def __init__(self, *, model: nn.Module, optimizer, features: FeatureSet, config, run_dir, device: torch.device,
                  train_rows: np.ndarray, batch_size: int, passes_per_step: int):
@@ -80,6 +80,7 @@ class Trainer:
         self.config, self.select_on = config, config.select_on
         self.train_rows, self.batch_size, self.passes_per_step = train_rows, batch_size, passes_per_step
         self.total_steps = steps_within(config.max_passes, passes_per_step)
+        self.min_steps = min_steps(config.min_epochs, len(train_rows), passes_per_step, self.total_steps)
         # `auto` resolved here, on this device: the checkpoint records the precision the run used, so a
         # resume in the other one is a configuration change (refused, or afresh with a note).
         self.precision = resolve(config.precision, device)
@@ -135,13 +136,16 @@ class Trainer:
                **{f"train_{k}": float(v) / n if n else float("nan") for k, v in self.running.items()},
                **self.on_stage_end(self.step), "elapsed_s": round(time.perf_counter() - start_time, 3)}
         self.running = {}
-        self.checkpointer.save_log_point(row, self.step, self.running)
+        # Step 0 (the untrained model, log_initial) is logged as where the curves start, never kept:
+        # the row a method's run gives is that method's trained weights, not random ones.
+        self.checkpointer.save_log_point(row, self.step, self.running, eligible=self.step > 0)
         return row
 
     def patience_spent(self) -> bool:
-        """`patience` evaluations since the best one, none better (derived from the log: resumable)."""
+        """`patience` evaluations since the best one, none better, once the run has trained its
+        `min_epochs` (derived from the step and the log: resumable)."""
         best, patience = self.checkpointer.best, self.config.patience
-        if self.select_on is None or not patience or not best:
+        if self.select_on is None or not patience or not best or self.step < self.min_steps:
             return False
         return sum(row["step"] > best["step"] for row in self.checkpointer.rows) >= patience
 

@@ -20,7 +20,7 @@ def features():
 
 def test_validation_stops_a_run_before_the_cap_and_a_resume_stops_at_the_same_step(features, tmp_path):
     # the synthetic classes separate within a few steps: validation UA stops improving long before the cap
-    config = pdt_config(max_passes=400 * 16, eval_every=2, patience=3)
+    config = pdt_config(max_passes=400 * 16, eval_every=2, patience=3, min_epochs=0)
     whole = train_pdt(features, config, tmp_path / "whole")
     log = whole.log
     assert whole.completed and whole.stopped == "patience" and whole.steps < config.total_steps
@@ -31,6 +31,22 @@ def test_validation_stops_a_run_before_the_cap_and_a_resume_stops_at_the_same_st
     resumed = train_pdt(features, config, tmp_path / "resumed", resume=True)
     assert (resumed.steps, resumed.stopped) == (whole.steps, "patience")
     assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "resumed"))
+
+
+def test_no_run_stops_before_min_epochs_and_step_0_is_never_kept(features, tmp_path):
+    # the run of the test above stops by patience well before 30 epochs (64 training rows at 16 a
+    # step: 4 steps an epoch); with min_epochs 30 the same run goes on to step 120 at least
+    short = train_pdt(features, pdt_config(max_passes=400 * 16, eval_every=2, patience=3, min_epochs=0), tmp_path / "a")
+    config = pdt_config(max_passes=400 * 16, eval_every=2, patience=3, min_epochs=30)
+    long = train_pdt(features, config, tmp_path / "b")
+    assert short.steps < 120 <= long.steps < config.total_steps and long.stopped == "patience"
+    assert (long.log["step"] > long.best["step"]).sum() >= 3
+    # the untrained model is logged (where the curves start) but never the weights kept
+    for run in (short, long):
+        assert run.log["step"].iloc[0] == 0 and run.best["step"] > 0
+    # a cap below min_epochs wins: patience never ends the run before the cap (20 steps)
+    capped = train_pdt(features, pdt_config(max_passes=20 * 16, eval_every=2, patience=1, min_epochs=30), tmp_path / "c")
+    assert capped.steps == 20
 
 
 def test_without_patience_a_run_goes_to_the_cap_in_encoder_passes(features, tmp_path):
@@ -63,9 +79,11 @@ def chosen_at(log, i):
 
 
 def test_notes_say_when_training_did_not_help_or_a_budget_binds():
-    flat = log_of([0.55, 0.50, 0.52, 0.54])
-    notes = training_notes(flat, chosen_at(flat, 0), "patience")
-    assert any("initial, untrained encoder (step 0" in n and "best after it 54.0%" in n for n in notes)
+    flat = log_of([0.55, 0.50, 0.52, 0.54])  # the PDT: step 0 is the untrained encoder, never chosen
+    notes = training_notes(flat, chosen_at(flat, 3), "patience")
+    assert any("best validation UA 54.0% (step 75) is not above the untrained encoder's 55.0% (step 0)" in n
+               for n in notes)
+    assert not any("untrained" in n for n in training_notes(flat, chosen_at(flat, 0) | {"value": 0.56}, "patience"))
 
     rising = log_of([0.40, 0.50, 0.60, 0.70])
     notes = training_notes(rising, chosen_at(rising, 3), "cap", max_passes=40_000)

@@ -5,7 +5,7 @@ One rule names every setting: a parameter is `<prefix><field>` of the config it 
 (PREFIXES: `pdt_lr` is PDTConfig.lr, `baseline_batch_size` ClassifierConfig.batch_size,
 `encoder_channels` EncoderConfig.channels), and the run-wide parameters without a prefix
 (SHARED: `seed`, `recalibrate_bn`, `precision`, `duration`, `pad`, `max_passes`, `eval_every`,
-`patience`) set the field of that name in every config that has one. A list where the field
+`patience`, `min_epochs`) set the field of that name in every config that has one. A list where the field
 takes one value (`pdt_lr: [1e-3, 1e-4]`) is a grid: one config per value, the best chosen on
 validation. What a value may be is checked once, by the
 dataclass (its __post_init__), and reported here with the parameter's name.
@@ -38,7 +38,8 @@ PREFIXES = {"synthetic_": SyntheticConfig, "encoder_": EncoderConfig, "pdt_": PD
             "baseline_": ClassifierConfig, "svm_": SVMConfig, "tsne_": TSNEConfig}
 # Run-wide: every config with such a field, unless its prefixed parameter is given (synthetic_seed
 # draws the generated corpus, `seed` trains).
-SHARED = ("seed", "recalibrate_bn", "precision", "duration", "pad", "max_passes", "eval_every", "patience")
+SHARED = ("seed", "recalibrate_bn", "precision", "duration", "pad", "max_passes", "eval_every", "patience",
+          "min_epochs")
 GRIDS = ("pdt_lr", "baseline_lr")  # lists of values tried, one config each
 
 

@@ -86,19 +86,19 @@ UNDERFIT_ACC = 0.9  # training accuracy at the end below this: the model did not
 
 def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: int | None = None) -> list[str]:
     """What a reader of a training run should know, from its log and what validation chose: the
-    chosen checkpoint is the initial weights; the cap bound (the best evaluation was the last, at
+    trained weights chosen do not beat the untrained ones (step 0, logged but never chosen); the cap bound (the best evaluation was the last, at
     max_passes); validation never rose above its first value; the training accuracy at the end is
     under UNDERFIT_ACC; a flat selection signal, a choice near chance, a loss that did not go down.
     Notes, not failures."""
     notes = []
     metric = log[chosen["metric"]].dropna() if chosen["metric"] in log else pd.Series(dtype=float)
     name = {"val_ua": "validation UA"}.get(chosen["metric"], chosen["metric"])
-    if chosen["step"] == 0:
-        later = metric[log.loc[metric.index, "step"] > 0]
-        notes.append(f"the chosen checkpoint is the initial, untrained encoder (step 0, {name} "
-                     f"{100 * chosen['value']:.1f}%): training never beat it on validation"
-                     + (f" (best after it {100 * later.max():.1f}%)" if len(later) else ""))
-    elif len(metric) > 1 and metric.iloc[1:].max() <= metric.iloc[0]:
+    initial = metric[log.loc[metric.index, "step"] == 0]  # the untrained model's value (PDT: log_initial)
+    if len(initial) and chosen["value"] <= initial.iloc[0]:
+        notes.append(f"the trained encoder's best {name} {100 * chosen['value']:.1f}% (step {chosen['step']}) is not "
+                     f"above the untrained encoder's {100 * initial.iloc[0]:.1f}% (step 0): on validation, training "
+                     "did not beat random weights")
+    elif len(metric) > 1 and not len(initial) and metric.iloc[1:].max() <= metric.iloc[0]:
         notes.append(f"{name} never rose above its first value ({100 * metric.iloc[0]:.1f}%)")
     if stopped == "cap" and len(metric) > 1 and chosen["step"] == log["step"].iloc[-1]:
         cap = f" of {max_passes:,} encoder passes" if max_passes else ""
