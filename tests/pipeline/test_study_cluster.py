@@ -29,7 +29,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 FOLDERS = ("PDT_REPORTS", "PDT_DATA", "PDT_CACHE")
 # smoke cells, smaller still: PDT + SVM alone (notebooks 01-04), a short training
-SMALL = {"baseline_durations": [4.0], "max_passes": 32, "eval_every": 8}
+SMALL = {"baseline_durations": [4.0], "max_passes": 16, "eval_every": 8}
 
 
 @contextlib.contextmanager
