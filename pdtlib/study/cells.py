@@ -109,9 +109,12 @@ def _plain(value):
 def collect(study: Study) -> pd.DataFrame:
     """Every complete cell's Table 3 rows that it ran, long: cell, seed, fold, exp, method, duration,
     paper_ua, ua, wa, f1, corpus (where the cells say), val_ua, probe_val_ua, chosen_passes (row 5); for a study
-    with a grid or points also its `point` and settings (SETTING_KEYS, then the grid's parameters)."""
+    with a grid or points also its `point` and settings (SETTING_KEYS, a cross-corpus study's manifest and
+    test_manifest, then the grid's parameters)."""
     cells, points = study.cells(), study.points()
-    keys = list(dict.fromkeys([*SETTING_KEYS, *(k for p in points.values() for k in p)])) if study.has_points() else []
+    corpora = ("manifest", "test_manifest") if study.is_cross_corpus() else ()  # what pairs its cells (cross_corpus)
+    keys = (list(dict.fromkeys([*SETTING_KEYS, *corpora, *(k for p in points.values() for k in p)]))
+            if study.has_points() else [])
     frames = []
     for cell, point, fold, seed in study.plan():
         values = cells[cell]
