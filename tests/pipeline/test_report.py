@@ -185,7 +185,8 @@ def test_bad_values_fail_before_the_first_notebook(monkeypatch):
         main(argv)
     message = str(exc.value)
     for text in ("pdt_mode, pdt_lam, pdt_margin, pdt_lr, pdt_batch_size, pdt_warmup, pdt_select_on, max_passes, "
-                 "eval_every, patience, recalibrate_bn, precision, seed: lam (λ of eq. 1) = 2", "svm_refit_on: 'val': choose one of", "tsne_perplexity: 0 must be > 0",
+                 "eval_every, patience, min_epochs, recalibrate_bn, precision, seed: lam (λ of eq. 1) = 2",
+                 "svm_refit_on: 'val': choose one of", "tsne_perplexity: 0 must be > 0",
                  "input_norm must be one of", "baseline_lr is empty", "pad must be 'repeat' or 'zero'",
                  "baseline_batch_size: 2.5 must be a whole number", "split 'loso:9'"):
         assert text.lower() in message.lower(), (text, message)
