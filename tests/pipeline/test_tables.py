@@ -89,7 +89,8 @@ def test_every_parameter_reaches_a_config_field_by_the_naming_rule():
 
     from pdtlib.report.pipeline.configs import GRIDS, PREFIXES, SHARED
 
-    report_level = {"smoke", "run", "corpus", "iemocap_root", "manifest", "split", "baseline_durations"}
+    report_level = {"smoke", "run", "corpus", "iemocap_root", "manifest", "split", "baseline_durations",
+                    "test_manifest", "test_balance"}
     fields = {prefix + f.name for prefix, cls in PREFIXES.items() for f in dataclasses.fields(cls)}
     shared = {f.name for cls in PREFIXES.values() for f in dataclasses.fields(cls)} & set(SHARED)
     for key in parameters.defaults():
