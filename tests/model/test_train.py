@@ -153,8 +153,8 @@ def test_interrupted_and_resumed_equals_uninterrupted(features, tmp_path, mode):
 def test_a_truncated_checkpoint_is_named_with_what_to_do(features, tmp_path, name):
     from pdtlib.training.checkpoints import CheckpointError
 
-    config = pdt_config(**budget(2))
-    train_pdt(features, config, tmp_path, stop_after=1)
+    config = pdt_config(**budget(4, 2))
+    train_pdt(features, config, tmp_path, stop_after=2)  # step 2's evaluation keeps best.pt (step 0 never)
     path = tmp_path / name
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     load = {"checkpoint.pt": lambda: train_pdt(features, config, tmp_path, resume=True),
