@@ -96,3 +96,8 @@ def test_notes_say_when_training_did_not_help_or_a_budget_binds():
 
     underfit = log_of([0.40, 0.50, 0.60], train_acc=UNDERFIT_ACC - 0.2)
     assert any("under-fit" in n for n in training_notes(underfit, chosen_at(underfit, 2), "patience"))
+    # the traditional row scores its final run (train + val, the passes chosen): its accuracy is what counts
+    chosen = chosen_at(rising, 1) | {"passes": 1600}
+    assert any("final run's training accuracy at the end 0.66 < 0.9 (1,600 passes" in n
+               for n in training_notes(rising, chosen, "patience", final_acc=0.66))
+    assert not any("under-fit" in n for n in training_notes(underfit, chosen, "patience", final_acc=0.95))

@@ -84,11 +84,14 @@ def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
 UNDERFIT_ACC = 0.9  # training accuracy at the end below this: the model did not fit its own training data
 
 
-def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: int | None = None) -> list[str]:
+def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: int | None = None,
+                   final_acc: float | None = None) -> list[str]:
     """What a reader of a training run should know, from its log and what validation chose: the
     trained weights chosen do not beat the untrained ones (step 0, logged but never chosen); the cap bound (the best evaluation was the last, at
     max_passes); validation never rose above its first value; the training accuracy at the end is
     under UNDERFIT_ACC; a flat selection signal, a choice near chance, a loss that did not go down.
+    `final_acc`: the training accuracy at the end of the run that is scored when it is not the
+    one `log` records (the traditional final run on train + val, which trains the passes chosen).
     Notes, not failures."""
     notes = []
     metric = log[chosen["metric"]].dropna() if chosen["metric"] in log else pd.Series(dtype=float)
@@ -105,7 +108,11 @@ def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: in
         notes.append(f"the best {name} came at the last evaluation, at the cap{cap}: the budget binds; "
                      "raise max_passes")
     acc = log["train_acc"].dropna() if "train_acc" in log else pd.Series(dtype=float)
-    if len(acc) and acc.iloc[-1] < UNDERFIT_ACC:
+    if final_acc is not None:  # the run that is scored is another one (the traditional final run on train + val)
+        if final_acc < UNDERFIT_ACC:
+            notes.append(f"the final run's training accuracy at the end {final_acc:.2f} < {UNDERFIT_ACC} "
+                         f"({chosen['passes']:,} passes, as chosen on validation): under-fit")
+    elif len(acc) and acc.iloc[-1] < UNDERFIT_ACC:
         notes.append(f"training accuracy at the end {acc.iloc[-1]:.2f} < {UNDERFIT_ACC}: under-fit")
     if "val_pair_acc" in log and log["val_pair_acc"].notna().any():
         low, high = log["val_pair_acc"].min(), log["val_pair_acc"].max()
