@@ -25,6 +25,7 @@ With fewer than FEW_SEEDS seeds a row carries a note.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from .fold_stats import t_interval as difference_t_interval
 from .format import difference_interval, mean_sd_interval, or_blank, probabilities
 from .stats import REFERENCE_EXP, TRADITIONAL_EXP, clipped, t_interval
 from .verdict import ROPE, bayes_verdict
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PAIR_KEYS = ("manifest", "test_manifest")
 FEW_SEEDS = 5
@@ -161,7 +165,7 @@ def in_words(answer: pd.DataFrame) -> str:
     return "; ".join(parts) + "." + caution
 
 
-def plot_cross_corpus(table: pd.DataFrame, *, title: str = "In-corpus and cross-corpus UA") -> "Figure":
+def plot_cross_corpus(table: pd.DataFrame, *, title: str = "In-corpus and cross-corpus UA") -> Figure:
     """One panel per pair (train → test): per Table 3 row, the in-corpus mean UA (filled) and the
     cross-corpus mean UA (open), each with its 95% interval, joined by a line labelled with the drop."""
     from matplotlib.figure import Figure

@@ -5,7 +5,6 @@ The same on a real two-node cluster: tests/pipeline/test_study_cluster.py."""
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
