@@ -58,6 +58,13 @@ def min_steps(min_epochs: float, train_size: int, passes_per_step: int, total_st
     return min(total_steps, math.ceil(min_epochs * train_size / passes_per_step))
 
 
+def min_passes(min_epochs: float, train_size: int, max_passes: int) -> int:
+    """The encoder passes of `min_epochs` epochs of a training split of `train_size` utterances, at
+    most the cap `max_passes`: the fair length of a run that keeps no checkpoint, the traditional
+    final run on train + val (pipeline.train_baseline; docs/protocol.md, "Training budgets")."""
+    return min(int(max_passes), math.ceil(min_epochs * train_size))
+
+
 def pair_cap(mode: str, batch_size, max_passes) -> int:
     """The pairs a PDT run in `mode` may see before its cap: its steps times the pairs of one step
     (sampled: 1 per 2 passes; in-batch: B(B-1)/2 per B)."""
@@ -141,7 +148,8 @@ class ClassifierConfig:
     lr: float = 1e-5  # §4.1: fixed, as the PDT's
     batch_size: int = 32
     # The paper gives no epoch count: the selection run trains up to the cap and stops when validation
-    # stops improving; the final run (no select_on) trains for the passes chosen (pipeline.train_baseline).
+    # stops improving; the final run (no select_on) trains for the passes chosen, and at least min_epochs
+    # epochs of train + val (pipeline.train_baseline).
     max_passes: int = MAX_PASSES
     eval_every: int = EVAL_EVERY
     patience: int = PATIENCE

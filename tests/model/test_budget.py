@@ -98,6 +98,31 @@ def test_notes_say_when_training_did_not_help_or_a_budget_binds():
     assert any("under-fit" in n for n in training_notes(underfit, chosen_at(underfit, 2), "patience"))
     # the traditional row scores its final run (train + val, the passes chosen): its accuracy is what counts
     chosen = chosen_at(rising, 1) | {"passes": 1600}
-    assert any("final run's training accuracy at the end 0.66 < 0.9 (1,600 passes" in n
-               for n in training_notes(rising, chosen, "patience", final_acc=0.66))
-    assert not any("under-fit" in n for n in training_notes(underfit, chosen, "patience", final_acc=0.95))
+    assert any("final run's training accuracy at the end 0.66 < 0.9 (1,600 passes on train + val" in n
+               for n in training_notes(rising, chosen, "patience", final={"train_acc": 0.66, "passes": 1600}))
+    assert not any("under-fit" in n for n in training_notes(underfit, chosen, "patience",
+                                                            final={"train_acc": 0.95, "passes": 1600}))
+
+
+def test_the_traditional_final_run_trains_at_least_min_epochs_of_train_and_val(features, tmp_path):
+    # The final run keeps no checkpoint, so validation cannot stop it; it trains the passes its
+    # selection run chose, and no fewer than min_epochs epochs of train + val (the fair length every
+    # run gets): 96 utterances x 10 epochs = 960 passes = 30 steps of 32.
+    from types import SimpleNamespace
+
+    from pdtlib.report.params import load as load_params
+    from pdtlib.report.pipeline.selection import train_baseline
+
+    def params(min_epochs):
+        return SimpleNamespace(**load_params("params/default.yaml", [
+            "encoder_channels=[4,4,4,4,4]", "baseline_batch_size=32", "max_passes=1600", "eval_every=2",
+            "patience=2", f"min_epochs={min_epochs}", "precision=fp32"]))
+
+    chosen, final = train_baseline(tmp_path / "floor", params(10), features)
+    assert chosen["final"]["floor"] == 96 * 10
+    assert chosen["passes"] < 960 and chosen["final"]["passes"] == 960  # the floor set the length
+    assert final.steps == chosen["final"]["passes"] // 32 and len(final.log) > 0
+
+    # min_epochs 0: the passes chosen on validation alone, as before
+    chosen0, final0 = train_baseline(tmp_path / "none", params(0), features)
+    assert chosen0["final"]["floor"] == 0 and chosen0["final"]["passes"] == chosen0["passes"]

@@ -28,7 +28,7 @@ def traditional_rows(run: Path, p, table: pd.DataFrame) -> tuple[dict, dict, dic
         choices[duration], logs[duration] = chosen, selection_log(run, chosen)
         selection = chosen["trained"][f"{chosen['lr']:g}"]  # the selection run: steps, passes, why it stopped
         notes = training_notes(logs[duration], chosen, selection["stopped"], p.max_passes,
-                               final_acc=chosen["final"]["train_acc"])
+                               final=chosen["final"])
         scores[duration] = score_test(run, f"traditional_{duration:g}s", table, fs.labels[test],
                                       predict(final.model, fs, test, precision=p.precision), notes,
                                       chosen=chosen, selection=selection_text(chosen),

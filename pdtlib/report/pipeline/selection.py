@@ -14,6 +14,7 @@ from ...training.checkpoints import load_encoder
 from ...evaluation.evaluate import CHANCE_UA
 from ...features import FeatureConfig, FeatureSet
 from ...models import AudioEncoder
+from ...training.configs import min_passes
 from ...training.train import train_classifier, train_pdt
 from ...training.trainer import TrainResult
 from .configs import classifier_config, grid, pdt_config
@@ -68,15 +69,18 @@ def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
     """Notebook 05, one duration (Table 3 rows 1-4): the number of encoder passes and the learning
     rate chosen on the val split by UA (one selection run per lr in `baseline_lr` on the train
     split, stopped by `patience` or the cap `max_passes`, the PDT's budget), then the classifier
-    trained as §4.1 says, on train + val, for that many passes. Returns (the choice, the final
-    TrainResult)."""
+    trained as §4.1 says, on train + val, for that many passes and at least `min_epochs` epochs of
+    train + val (the fair length every run gets: a run that keeps no checkpoint is not stopped
+    earlier either; docs/protocol.md, "Training budgets"). Returns (the choice, the final TrainResult);
+    the choice's "final" says what the final run trained and whether the floor set its length."""
     folder = baseline_dir(run, fs.config.duration)
     trials = {lr: train_classifier(fs, classifier_config(p, lr, select=True), folder / f"select_lr{lr:g}",
                                    resume="auto") for lr in grid(p, "baseline_lr")}
     chosen = _choice(run, trials)
-    final = train_classifier(fs, classifier_config(p, chosen["lr"], passes=chosen["passes"]), folder / "final",
-                             resume="auto")
-    chosen["final"] = {"steps": final.steps, "passes": final.passes,
+    floor = min_passes(p.min_epochs, len(fs.indices("train", "val")), p.max_passes)
+    final = train_classifier(fs, classifier_config(p, chosen["lr"], passes=max(chosen["passes"], floor)),
+                             folder / "final", resume="auto")
+    chosen["final"] = {"steps": final.steps, "passes": final.passes, "floor": floor,
                        "train_acc": float(final.log["train_acc"].dropna().iloc[-1])}
     return chosen, final
 
@@ -85,13 +89,13 @@ UNDERFIT_ACC = 0.9  # training accuracy at the end below this: the model did not
 
 
 def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: int | None = None,
-                   final_acc: float | None = None) -> list[str]:
+                   final: dict | None = None) -> list[str]:
     """What a reader of a training run should know, from its log and what validation chose: the
     trained weights chosen do not beat the untrained ones (step 0, logged but never chosen); the cap bound (the best evaluation was the last, at
     max_passes); validation never rose above its first value; the training accuracy at the end is
     under UNDERFIT_ACC; a flat selection signal, a choice near chance, a loss that did not go down.
-    `final_acc`: the training accuracy at the end of the run that is scored when it is not the
-    one `log` records (the traditional final run on train + val, which trains the passes chosen).
+    `final`: the run that is scored when it is not the one `log` records (the traditional final run
+    on train + val: train_baseline's chosen["final"], its passes and training accuracy at the end).
     Notes, not failures."""
     notes = []
     metric = log[chosen["metric"]].dropna() if chosen["metric"] in log else pd.Series(dtype=float)
@@ -108,10 +112,10 @@ def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: in
         notes.append(f"the best {name} came at the last evaluation, at the cap{cap}: the budget binds; "
                      "raise max_passes")
     acc = log["train_acc"].dropna() if "train_acc" in log else pd.Series(dtype=float)
-    if final_acc is not None:  # the run that is scored is another one (the traditional final run on train + val)
-        if final_acc < UNDERFIT_ACC:
-            notes.append(f"the final run's training accuracy at the end {final_acc:.2f} < {UNDERFIT_ACC} "
-                         f"({chosen['passes']:,} passes, as chosen on validation): under-fit")
+    if final is not None:  # the run that is scored is another one (the traditional final run on train + val)
+        if final["train_acc"] < UNDERFIT_ACC:
+            notes.append(f"the final run's training accuracy at the end {final['train_acc']:.2f} < {UNDERFIT_ACC} "
+                         f"({final['passes']:,} passes on train + val): under-fit")
     elif len(acc) and acc.iloc[-1] < UNDERFIT_ACC:
         notes.append(f"training accuracy at the end {acc.iloc[-1]:.2f} < {UNDERFIT_ACC}: under-fit")
     if "val_pair_acc" in log and log["val_pair_acc"].notna().any():

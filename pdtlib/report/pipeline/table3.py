@@ -76,7 +76,7 @@ def write_table3(run: Path, table: pd.DataFrame, notes: tuple[str, ...] = ()) ->
              "all on the test split, in %. Rows 6-7 are this project's: the same SVM selection as row 5 on "
              "other vectors. Steps and passes (utterances encoded) are the training run validation chose in, to "
              "where it stopped: the PDT's, and each traditional row's selection run (its final run on train + val "
-             "trains for the passes chosen); both methods have the same cap (max_passes).", *notes, *(n for n in table["notes"] if n))
+             "trains for the passes chosen, and at least min_epochs epochs of train + val); both methods have the same cap (max_passes).", *notes, *(n for n in table["notes"] if n))
     shown = table[["exp", "method", "duration", "paper_ua", "ua", "wa", "f1", "classes_predicted", "steps", "passes",
                    "selected_on_val"]].rename(columns={
         "exp": "Exp", "method": "Method", "duration": "Duration (s)", "paper_ua": "Paper UA", "ua": "UA",
