@@ -98,12 +98,18 @@ def table3(table: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- phrases the tables and notebooks share
 
 def selection_text(chosen: dict) -> str:
-    """'lr 0.001, 3,200 passes = 6.5 epochs (val UA 61.2%)' (a traditional row: what the final run trains
-    for) or 'lr 0.001, checkpoint at step 380 = 12,160 passes (val UA 58.0%)' (the PDT)."""
+    """'lr 0.001, 3,200 passes = 6.5 epochs (val UA 61.2%); final run 28,000 passes = 40.0 epochs of
+    train + val' (a traditional row: what validation chose, and what the final run trained, the
+    floor of min_epochs included) or 'lr 0.001, checkpoint at step 380 = 12,160 passes (val UA 58.0%)'
+    (the PDT)."""
     where = (f"{chosen['passes']:,} passes = {chosen['epoch']:.1f} epochs" if "final" in chosen
              else f"checkpoint at step {chosen['step']} = {chosen['passes']:,} passes")
     name = {"val_ua": "val UA"}.get(chosen["metric"], chosen["metric"])
-    return f"lr {chosen['lr']:g}, {where} ({name} {100 * chosen['value']:.1f}%)"
+    text = f"lr {chosen['lr']:g}, {where} ({name} {100 * chosen['value']:.1f}%)"
+    final = chosen.get("final", {})
+    if "epochs" in final:
+        text += f"; final run {final['passes']:,} passes = {final['epochs']:.1f} epochs of train + val"
+    return text
 
 
 def svm_text(svm) -> str:

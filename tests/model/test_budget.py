@@ -112,6 +112,7 @@ def test_the_traditional_final_run_trains_at_least_min_epochs_of_train_and_val(f
 
     from pdtlib.report.params import load as load_params
     from pdtlib.report.pipeline.selection import train_baseline
+    from pdtlib.report.summaries import selection_text
 
     def params(min_epochs):
         return SimpleNamespace(**load_params("params/default.yaml", [
@@ -122,6 +123,7 @@ def test_the_traditional_final_run_trains_at_least_min_epochs_of_train_and_val(f
     assert chosen["final"]["floor"] == 96 * 10
     assert chosen["passes"] < 960 and chosen["final"]["passes"] == 960  # the floor set the length
     assert final.steps == chosen["final"]["passes"] // 32 and len(final.log) > 0
+    assert selection_text(chosen).endswith("; final run 960 passes = 10.0 epochs of train + val")
 
     # min_epochs 0: the passes chosen on validation alone, as before
     chosen0, final0 = train_baseline(tmp_path / "none", params(0), features)

@@ -43,5 +43,6 @@ def traditional_encoder_row(run: Path, p, table: pd.DataFrame, chosen: dict) -> 
     was trained in) through row 5's SVM selection -> metrics/traditional_encoder_svm.json."""
     encoder, info = load_encoder(run / chosen["checkpoint"])
     vectors = embed(encoder, run_features(run, p.duration, table), precision=info["config"]["precision"])
-    row, _ = svm_row(run, "traditional_encoder_svm", table, vectors, p, chosen=selection_text(chosen))
+    selection = {k: v for k, v in chosen.items() if k != "final"}  # its checkpoint, not the final run
+    row, _ = svm_row(run, "traditional_encoder_svm", table, vectors, p, chosen=selection_text(selection))
     return row

@@ -81,6 +81,7 @@ def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
     final = train_classifier(fs, classifier_config(p, chosen["lr"], passes=max(chosen["passes"], floor)),
                              folder / "final", resume="auto")
     chosen["final"] = {"steps": final.steps, "passes": final.passes, "floor": floor,
+                       "epochs": float(final.log["epoch"].iloc[-1]),
                        "train_acc": float(final.log["train_acc"].dropna().iloc[-1])}
     return chosen, final
 
