@@ -81,6 +81,10 @@ PATIENCE = 6  # evaluations without a better validation value before stopping (4
 # often luck, and patience counted from them stopped runs after 150 steps, before either method had
 # fit its training data (docs/results.md, "The PDT on RAVDESS").
 MIN_EPOCHS = 40
+# Nor is it stopped while its training accuracy (the PDT's: its pair accuracy) is below this: a run
+# that has not fit its own training data has not had a real chance, whatever validation says; the cap
+# still ends it. The same bar is the report's under-fit note (report.pipeline.selection).
+UNDERFIT_ACC = 0.9
 
 
 @dataclass

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from .batchnorm import BatchNormRecalibration
 from .checkpoints import Checkpointer, deterministic
-from .configs import min_steps, steps_within
+from .configs import UNDERFIT_ACC, min_steps, steps_within
 from ..features import FeatureSet
 from ..system.precision import resolve
 from ..system.progress import progress
@@ -143,11 +143,15 @@ class Trainer:
 
     def patience_spent(self) -> bool:
         """`patience` evaluations since the best one, none better, once the run has trained its
-        `min_epochs` (derived from the step and the log: resumable)."""
-        best, patience = self.checkpointer.best, self.config.patience
+        `min_epochs` and fit its training data: the training accuracy of the last evaluation's
+        interval at least UNDERFIT_ACC, where the run logs one (a λ = 1 PDT has no discriminator).
+        Derived from the step and the log: resumable."""
+        best, patience, rows = self.checkpointer.best, self.config.patience, self.checkpointer.rows
         if self.select_on is None or not patience or not best or self.step < self.min_steps:
             return False
-        return sum(row["step"] > best["step"] for row in self.checkpointer.rows) >= patience
+        if rows and rows[-1].get("train_acc", float("nan")) < UNDERFIT_ACC:  # NaN compares False: no accuracy
+            return False
+        return sum(row["step"] > best["step"] for row in rows) >= patience
 
     # ---- the loop
     def fit(self, *, resume: bool | str = False, stop_after: int | None = None, callback=None) -> TrainResult:

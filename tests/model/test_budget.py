@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from pdtlib.report.pipeline.selection import UNDERFIT_ACC, training_notes
+from pdtlib.report.pipeline.selection import training_notes
+from pdtlib.training.configs import UNDERFIT_ACC
 from pdtlib.training.train import ClassifierTrainer, train_classifier, train_pdt
 
 from test_train import assert_same_state, classifier_config, final_state, pdt_config, synthetic_features
@@ -24,7 +25,10 @@ def test_validation_stops_a_run_before_the_cap_and_a_resume_stops_at_the_same_st
     whole = train_pdt(features, config, tmp_path / "whole")
     log = whole.log
     assert whole.completed and whole.stopped == "patience" and whole.steps < config.total_steps
-    assert (log["step"] > whole.best["step"]).sum() == 3 and log["step"].iloc[-1] == whole.steps
+    # it stops at the first evaluation with 3 since the best and its training data fit (UNDERFIT_ACC)
+    after = (log["step"] > whole.best["step"]).cumsum()
+    ready = (after >= 3) & (log["train_acc"] >= UNDERFIT_ACC)
+    assert ready.iloc[-1] and not ready.iloc[:-1].any() and log["step"].iloc[-1] == whole.steps
     assert whole.passes == whole.steps * 16 and list(log["passes"]) == list(log["step"] * 16)
 
     train_pdt(features, config, tmp_path / "resumed", stop_after=whole.steps - 3)
@@ -47,6 +51,24 @@ def test_no_run_stops_before_min_epochs_and_step_0_is_never_kept(features, tmp_p
     # a cap below min_epochs wins: patience never ends the run before the cap (20 steps)
     capped = train_pdt(features, pdt_config(max_passes=20 * 16, eval_every=2, patience=1, min_epochs=30), tmp_path / "c")
     assert capped.steps == 20
+
+
+def test_no_run_stops_by_patience_before_it_fits_its_training_data(features, tmp_path):
+    # at a learning rate of 1e-9 neither model learns: validation never improves, so patience alone
+    # would stop each run after 2 evaluations; below UNDERFIT_ACC training accuracy it goes on to the cap
+    for name, train, config in [
+            ("pdt", train_pdt, pdt_config(lr=1e-9, max_passes=24 * 16, eval_every=2, patience=2, min_epochs=0)),
+            ("classifier", train_classifier,
+             classifier_config(lr=1e-9, max_passes=24 * 16, eval_every=2, patience=2, min_epochs=0,
+                               train_splits=("train",), select_on="val_ua"))]:
+        run = train(features, config, tmp_path / name)
+        acc = run.log["train_acc"].dropna()
+        assert (acc < UNDERFIT_ACC).all() and (run.stopped, run.steps) == ("cap", 24), name
+        assert (run.log["step"] > run.best["step"]).sum() > 2, name  # patience alone would have stopped it
+    # a run that fits its training data still stops by patience: the test above's run, lr 1e-3
+    fitted = train_pdt(features, pdt_config(max_passes=400 * 16, eval_every=2, patience=3, min_epochs=0),
+                       tmp_path / "fitted")
+    assert fitted.stopped == "patience" and fitted.log["train_acc"].dropna().iloc[-1] >= UNDERFIT_ACC
 
 
 def test_without_patience_a_run_goes_to_the_cap_in_encoder_passes(features, tmp_path):

@@ -14,7 +14,7 @@ from ...training.checkpoints import load_encoder
 from ...evaluation.evaluate import CHANCE_UA
 from ...features import FeatureConfig, FeatureSet
 from ...models import AudioEncoder
-from ...training.configs import min_passes
+from ...training.configs import UNDERFIT_ACC, min_passes
 from ...training.train import train_classifier, train_pdt
 from ...training.trainer import TrainResult
 from .configs import classifier_config, grid, pdt_config
@@ -84,9 +84,6 @@ def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
                        "epochs": float(final.log["epoch"].iloc[-1]),
                        "train_acc": float(final.log["train_acc"].dropna().iloc[-1])}
     return chosen, final
-
-
-UNDERFIT_ACC = 0.9  # training accuracy at the end below this: the model did not fit its own training data
 
 
 def training_notes(log: pd.DataFrame, chosen: dict, stopped: str, max_passes: int | None = None,
