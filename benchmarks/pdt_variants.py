@@ -1,0 +1,163 @@
+"""Why does the pair task learn slowly on real speech, and what helps features travel to new speakers?
+One training run per variant on one manifest's fixed split, the whole validation curve seen.
+
+    .venv/bin/python benchmarks/pdt_variants.py [--manifest ../shared/data/ravdess4/manifest.csv]
+                                                [--steps 400] [--only default lam0.5 ...]
+
+Issue 27 asks for these measurements on RAVDESS. Each variant is the default report's training
+config (params/default.yaml: in-batch PDT, λ 0.9, m 0.1, lr 1e-3, bf16 where native, seed 0, one
+thread) changed in one thing, trained **without early stopping** (patience 0) for `--steps` steps
+(400 = 12,800 passes = 33 epochs of RAVDESS's 391 training utterances), so that nothing is chosen
+and the whole curve is seen. The test split is never read. Variants:
+
+    default          as the report trains
+    lam0.5, lam0     λ of eq. 1 (how much of the gradient the cosine term carries; 0: cross entropy only)
+    m0, m0.3         the cosine margin m
+    warmup100        100 steps of linear learning-rate warm-up
+    pos0.5           in-batch pairs weighted 1 : 1 instead of the paper's 1 : 2 (positive_fraction)
+    sampled          the paper's independently sampled pairs (batch norm sees unbalanced pair
+                     batches; the default in-batch batches are class-balanced)
+    disc_xavier      the discriminator's layers Xavier-initialised, biases 0 (default: PyTorch's)
+    wd0.01           decoupled weight decay 0.01 (AdamW)
+    dropout0.3       dropout 0.3 before the encoder's last FC (training only)
+    small            a smaller encoder: channels 8, 16, 32, 64, 64 instead of 16, 32, 64, 128, 128
+    trad_default, trad_wd0.01, trad_dropout0.3, trad_small
+                     the traditional classifier (train split, validation UA), the same changes
+
+Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
+encoder; PDT only), the training accuracy (the PDT's: pair accuracy on its training pairs) at step
+150 and at the end, the best validation UA after step 0 and its step, the validation pair accuracy's
+range, and the wall time. Written to reports/bench-pdt-variants-<corpus>/variants.csv. When the
+manifest is absent it says so and exits 0: nothing a user runs needs it.
+"""
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from pdtlib.report import params as report_params
+from pdtlib.report import pipeline
+from pdtlib.system import paths
+from pdtlib.training.inference import pick_device
+from pdtlib.training.train import ClassifierTrainer, PDTTrainer
+
+DEFAULT_MANIFEST = paths.PROJ_ROOT.parent / "shared" / "data" / "ravdess4" / "manifest.csv"
+SMALL = (8, 16, 32, 64, 64)
+
+
+def weight_decay(value):
+    def patch(trainer):
+        for group in trainer.optimizer.param_groups:  # Adam with decoupled decay is AdamW
+            group["weight_decay"], group["decoupled_weight_decay"] = value, True
+    return patch
+
+
+def dropout(p):
+    def patch(trainer):
+        encoder = trainer.model.encoder
+        # (B, head_features) into the encoder's last FC; nothing at evaluation (module.training False)
+        encoder.fc.register_forward_pre_hook(lambda module, args: (F.dropout(args[0], p, module.training),))
+    return patch
+
+
+def xavier_discriminator(trainer):
+    torch.manual_seed(trainer.config.seed)
+    for layer in trainer.model.discriminator.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
+# name: (method, config changes, encoder changes, patch applied to the trainer before training)
+VARIANTS = {
+    "default": ("pdt", {}, {}, None),
+    "lam0.5": ("pdt", {"lam": 0.5}, {}, None),
+    "lam0": ("pdt", {"lam": 0.0}, {}, None),
+    "m0": ("pdt", {"margin": 0.0}, {}, None),
+    "m0.3": ("pdt", {"margin": 0.3}, {}, None),
+    "warmup100": ("pdt", {"warmup": 100}, {}, None),
+    "pos0.5": ("pdt", {"positive_fraction": 0.5}, {}, None),
+    "sampled": ("pdt", {"mode": "sampled", "batch_size": 16}, {}, None),  # 16 pairs = 32 passes a step
+    "disc_xavier": ("pdt", {}, {}, xavier_discriminator),
+    "wd0.01": ("pdt", {}, {}, weight_decay(0.01)),
+    "dropout0.3": ("pdt", {}, {}, dropout(0.3)),
+    "small": ("pdt", {}, {"channels": SMALL}, None),
+    "trad_default": ("classifier", {}, {}, None),
+    "trad_wd0.01": ("classifier", {}, {}, weight_decay(0.01)),
+    "trad_dropout0.3": ("classifier", {}, {}, dropout(0.3)),
+    "trad_small": ("classifier", {}, {"channels": SMALL}, None),
+}
+
+
+def config_of(p, method: str, steps: int, changes: dict, encoder: dict):
+    """The report's training config for `method`, without early stopping, `steps` steps of 32 passes."""
+    base = pipeline.pdt_config(p) if method == "pdt" else pipeline.classifier_config(p, select=True)
+    return dataclasses.replace(base, encoder=dataclasses.replace(base.encoder, **encoder), patience=0,
+                               max_passes=steps * 32, **changes)
+
+
+def summary(name: str, log: pd.DataFrame, wall_s: float) -> dict:
+    """One line of the table from a run's log (step 0 is the PDT's untrained encoder)."""
+    trained = log[log["step"] > 0]
+    best = trained.loc[trained["val_ua"].idxmax()]
+    acc = log.set_index("step")["train_acc"].dropna()
+    at_0 = log.loc[log["step"] == 0, "val_ua"]
+    pair = log["val_pair_acc"] if "val_pair_acc" in log else pd.Series(dtype=float)
+    return {"variant": name, "probe_step0": 100 * at_0.iloc[0] if len(at_0) else float("nan"),
+            "acc_150": acc.get(150, float("nan")), "acc_end": acc.iloc[-1], "end_step": int(log["step"].iloc[-1]),
+            "best_val_ua": 100 * best["val_ua"], "best_step": int(best["step"]),
+            "val_pair_acc": f"{pair.min():.3f}-{pair.max():.3f}" if pair.notna().any() else "",
+            "wall_s": round(wall_s, 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="variants to run (default: all)")
+    args = parser.parse_args(argv)
+    if not args.manifest.exists():
+        print(f"{args.manifest} is absent: nothing to measure (a development corpus beside the repository)")
+        return 0
+    torch.set_num_threads(1)  # as a study's cells train: the trajectory depends on the thread count
+    run = f"bench-pdt-variants-{report_params.corpus_label(args.manifest)}"
+    overrides = ["corpus=manifest", f"manifest={args.manifest}", f"run={run}"]
+    # notebook 01 makes the run's corpus table (splits, labels) as the report does
+    subprocess.run([sys.executable, "-m", "pdtlib.report", "--params", "params/default.yaml", "--only", "01",
+                    *[a for o in overrides for a in ("--set", o)]], cwd=paths.PROJ_ROOT, check=True)
+    p = SimpleNamespace(**report_params.load(paths.PARAMS / "default.yaml", overrides))
+    folder = pipeline.folder(p)
+    fs = pipeline.run_features(folder, p.duration)
+    rows = []
+    for name in args.only or VARIANTS:
+        method, changes, encoder, patch = VARIANTS[name]
+        config = config_of(p, method, args.steps, changes, encoder)
+        run_dir = folder / "variants" / name
+        make = PDTTrainer if method == "pdt" else ClassifierTrainer
+        trainer = make(fs, config, run_dir, pick_device(None))
+        if patch is not None:
+            patch(trainer)
+        start = time.perf_counter()
+        result = trainer.fit(resume=False)  # afresh: a patch is not in the checkpoint's config
+        rows.append(summary(name, result.log, time.perf_counter() - start))
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format="%.2f"), flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(folder / "variants.csv", index=False)
+    print(f"\n{args.manifest} ({len(fs.indices('train'))} training utterances), {args.steps} steps, no early "
+          f"stopping; {torch.get_num_threads()} thread")
+    print(table.to_string(index=False, float_format="%.2f"))
+    print(f"written: {paths.shown(folder / 'variants.csv')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
