@@ -21,7 +21,7 @@ and the whole curve is seen. The test split is never read. Variants:
     wd0.01           decoupled weight decay 0.01 (AdamW)
     dropout0.3       dropout 0.3 before the encoder's last FC (training only)
     small            a smaller encoder: channels 8, 16, 32, 64, 64 instead of 16, 32, 64, 128, 128
-    trad_default, trad_wd0.01, trad_dropout0.3, trad_small
+    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100
                      the traditional classifier (train split, validation UA), the same changes
 
 Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
@@ -95,6 +95,7 @@ VARIANTS = {
     "trad_wd0.01": ("classifier", {}, {}, weight_decay(0.01)),
     "trad_dropout0.3": ("classifier", {}, {}, dropout(0.3)),
     "trad_small": ("classifier", {}, {"channels": SMALL}, None),
+    "trad_warmup100": ("classifier", {"warmup": 100}, {}, None),
 }
 
 
