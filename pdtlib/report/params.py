@@ -172,7 +172,7 @@ def load(params_file, overrides=()) -> dict:
     corpus = params.get("corpus")
     named = check(dict(parse_override(item) for item in overrides), "--set")
     params.update(named)
-    params.update({k: str(Path(params[k]).expanduser().absolute()) for k in PATH_KEYS if params.get(k)})
+    params.update(absolute_paths(params))
     if "corpus" in named and "run" not in named and params["corpus"] != corpus:
         params["run"] = f"{params.get('run', 'run')}-{params['corpus']}"
         print(f"report: corpus overridden, writing to run '{params['run']}' (choose with RUN=...)")
@@ -185,6 +185,14 @@ def load(params_file, overrides=()) -> dict:
         if params.get("run") != before:
             print(f"report: smoke sizes, writing to run '{params['run']}' (choose with RUN=...)")
     return params
+
+
+def absolute_paths(values: dict, root=None) -> dict:
+    """`values` with every path parameter (PATH_KEYS) that is set made absolute against `root`
+    (default: the working directory), so the value means the same file wherever it is read next (a
+    study's summary notebook runs in notebooks/, a Ray worker elsewhere)."""
+    base = Path(root) if root is not None else Path.cwd()
+    return {**values, **{k: str(base / Path(values[k]).expanduser()) for k in PATH_KEYS if values.get(k)}}
 
 
 def corpus_label(manifest) -> str:

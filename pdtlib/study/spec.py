@@ -127,8 +127,10 @@ def load_study(path) -> Study:
     if not (isinstance(folds, list) and folds and all(isinstance(f, str) for f in folds)):
         raise ValueError(f"study file {where}: folds must be a list of split names such as loso:5, got {folds!r}")
     resources = data.get("resources") or {}
+    # a study file's relative paths are the project's (make runs there), wherever the file is read from
+    shared = parameters.absolute_paths(dict(data.get("set") or {}), paths.PROJ_ROOT)
     study = Study(name=str(data["study"]), base=str(data["base"]), seeds=seeds, folds=folds,
-                  overrides=dict(data.get("set") or {}), num_cpus=float(resources.get("num_cpus", 1)),
+                  overrides=shared, num_cpus=float(resources.get("num_cpus", 1)),
                   num_gpus=float(resources.get("num_gpus", 0)), source=str(where),
                   grid=checked_grid(data.get("grid"), f"study file {where}, grid"),
                   extra_points=checked_points(data.get("points"), f"study file {where}, points"),
@@ -155,7 +157,9 @@ def checked_points(points, source: str) -> list[dict]:
         return []
     if not (isinstance(points, list) and points and all(isinstance(p, dict) and p for p in points)):
         raise ValueError(f"{source}: must be a list of mappings parameter -> value, got {points!r}")
-    return [checked_point(point, source) for point in points]
+    return [{**point, **parameters.absolute_paths({k: v for k, v in point.items() if not is_reference(v)},
+                                                    paths.PROJ_ROOT)}
+            for point in (checked_point(point, source) for point in points)]
 
 
 def checked_point(values: dict, source: str) -> dict:
@@ -202,7 +206,10 @@ def with_overrides(study: Study, overrides: dict, source: str) -> Study:
     """`study` with `overrides` laid over its `set` (for every cell; a grid point's own values still
     win), checked; the keys each cell sets (run, seed, split) are refused: seeds and folds are the
     study's own axes."""
+    # relative paths are the command's working directory's, made absolute now: the summary notebook
+    # (cwd notebooks/) gets these overrides and must find the cells complete with the same parameters
     parameters.check(overrides, source)
+    overrides = parameters.absolute_paths(overrides)
     taken = sorted(set(overrides) & set(CELL_KEYS))
     if taken:
         raise ValueError(f"{source}: {', '.join(taken)} cannot be set for every cell; the study's seeds and "

@@ -152,6 +152,24 @@ def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
     assert table.set_index("cell")["status"].to_dict() == {"loso5-seed0": "complete", "loso5-seed1": "failed"}
 
 
+def test_relative_paths_mean_the_same_files_wherever_the_study_is_read_again(tmp_path, monkeypatch):
+    """`make study MANIFEST=ravdess.csv`: the summary notebook (cwd notebooks/) reloads the study with the
+    command's overrides and must find the cells complete under the very parameters they ran with."""
+    spec = write_study(tmp_path, set={"corpus": "manifest", "baseline_durations": [4.0], "iemocap_root": "data/x"},
+                       points=[{"name": "in", "test_manifest": ""},
+                               {"name": "across", "test_manifest": "$test_manifest"}])
+    monkeypatch.chdir(tmp_path)  # where the user typed the command
+    study = studies.with_overrides(studies.load_study(spec), {"manifest": "a.csv", "test_manifest": "../b.csv"}, "--set")
+    cells = study.cells()
+    across = cells["across-loso5-seed0"]
+    assert across["manifest"] == str(tmp_path / "a.csv") and across["test_manifest"] == str(tmp_path / "../b.csv")
+    assert across["iemocap_root"] == str(paths.PROJ_ROOT / "data/x")  # a study file's own paths: the project's
+    monkeypatch.chdir(paths.NOTEBOOKS)  # where the summary notebook reads the study again
+    again = studies.with_overrides(studies.load_study(spec), study.overrides, "--set")
+    assert again.cells() == cells
+    assert {runs.params_hash(v) for v in again.cells().values()} == {runs.params_hash(v) for v in cells.values()}
+
+
 # ---------------------------------------------------------------- honest intervals, studies side by side
 
 def spread_cells() -> pd.DataFrame:
