@@ -192,7 +192,8 @@ def absolute_paths(values: dict, root=None) -> dict:
     (default: the working directory), so the value means the same file wherever it is read next (a
     study's summary notebook runs in notebooks/, a Ray worker elsewhere)."""
     base = Path(root) if root is not None else Path.cwd()
-    return {**values, **{k: str(base / Path(values[k]).expanduser()) for k in PATH_KEYS if values.get(k)}}
+    return {**values, **{k: str(base / Path(values[k]).expanduser()) for k in PATH_KEYS
+                         if isinstance(values.get(k), str) and values[k]}}  # not a path: check() says so
 
 
 def corpus_label(manifest) -> str:

@@ -148,7 +148,8 @@ def checked_grid(grid, source: str) -> dict[str, list]:
     for key, values in grid.items():
         if not (isinstance(values, list) and values):
             raise ValueError(f"{source}: {key} must be a non-empty list of values, got {values!r}")
-    return {key: [checked_point({key: value}, source)[key] for value in values] for key, values in grid.items()}
+    return {key: [parameters.absolute_paths(checked_point({key: value}, source), paths.PROJ_ROOT)[key]
+                  for value in values] for key, values in grid.items()}
 
 
 def checked_points(points, source: str) -> list[dict]:

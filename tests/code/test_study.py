@@ -155,15 +155,19 @@ def test_complete_cells_are_skipped_on_a_rerun(tmp_path, monkeypatch):
 def test_relative_paths_mean_the_same_files_wherever_the_study_is_read_again(tmp_path, monkeypatch):
     """`make study MANIFEST=ravdess.csv`: the summary notebook (cwd notebooks/) reloads the study with the
     command's overrides and must find the cells complete under the very parameters they ran with."""
-    spec = write_study(tmp_path, set={"corpus": "manifest", "baseline_durations": [4.0], "iemocap_root": "data/x"},
+    spec = write_study(tmp_path, set={"corpus": "manifest", "baseline_durations": [4.0], "iemocap_root": "data/z"},
                        points=[{"name": "in", "test_manifest": ""},
-                               {"name": "across", "test_manifest": "$test_manifest"}])
+                               {"name": "across", "test_manifest": "$test_manifest"}],
+                       grid={"iemocap_root": ["data/x", "/data/y"]})
     monkeypatch.chdir(tmp_path)  # where the user typed the command
-    study = studies.with_overrides(studies.load_study(spec), {"manifest": "a.csv", "test_manifest": "../b.csv"}, "--set")
+    given = {"manifest": "a.csv", "test_manifest": "../b.csv"}
+    study = studies.with_overrides(studies.load_study(spec), given, "--set")
     cells = study.cells()
-    across = cells["across-loso5-seed0"]
-    assert across["manifest"] == str(tmp_path / "a.csv") and across["test_manifest"] == str(tmp_path / "../b.csv")
-    assert across["iemocap_root"] == str(paths.PROJ_ROOT / "data/x")  # a study file's own paths: the project's
+    assert {v["manifest"] for v in cells.values()} == {str(tmp_path / "a.csv")}
+    assert {v["test_manifest"] for v in cells.values()} == {"", str(tmp_path / "../b.csv")}
+    # a study file's own paths are the project's; an absolute one stays
+    project = {str(paths.PROJ_ROOT / p) for p in ("data/x", "data/z")}
+    assert {v["iemocap_root"] for v in cells.values()} == project | {"/data/y"}
     monkeypatch.chdir(paths.NOTEBOOKS)  # where the summary notebook reads the study again
     again = studies.with_overrides(studies.load_study(spec), study.overrides, "--set")
     assert again.cells() == cells
