@@ -3,6 +3,7 @@ One training run per variant on one manifest's fixed split, the whole validation
 
     .venv/bin/python benchmarks/pdt_variants.py [--manifest ../shared/data/ravdess4/manifest.csv]
                                                 [--steps 400] [--only default lam0.5 ...]
+                                                [--split fold:K/6]
 
 Issue 27 asks for these measurements on RAVDESS. Each variant is the default report's training
 config (params/default.yaml: in-batch PDT, λ 0.9, m 0.1, lr 1e-3, bf16 where native, seed 0, one
@@ -21,7 +22,13 @@ and the whole curve is seen. The test split is never read. Variants:
     wd0.01           decoupled weight decay 0.01 (AdamW)
     dropout0.3       dropout 0.3 before the encoder's last FC (training only)
     small            a smaller encoder: channels 8, 16, 32, 64, 64 instead of 16, 32, 64, 128, 128
-    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100
+    spk_z            every utterance standardised per frequency bin with its speaker's mean and
+                     standard deviation (over all that speaker's utterances and frames, labels never
+                     read): speaker normalisation, as SER front ends do for new speakers
+    vtlp             vocal-tract-length perturbation: each training utterance's frequency axis
+                     stretched by a factor drawn from [0.9, 1.1] (linear interpolation between bins),
+                     a new draw every step: speaker variation the 14 training actors do not span
+    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp
                      the traditional classifier (train split, validation UA), the same changes
 
 Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
@@ -39,11 +46,13 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pdtlib.features import FeatureSet
 from pdtlib.report import params as report_params
 from pdtlib.report import pipeline
 from pdtlib.system import paths
@@ -77,6 +86,66 @@ def xavier_discriminator(trainer):
             nn.init.zeros_(layer.bias)
 
 
+def speaker_normalized(fs):
+    """`fs` with each utterance's (257, T) spectrogram minus its speaker's per-bin mean, divided by
+    the speaker's per-bin standard deviation, both over all the speaker's utterances and frames
+    (any split: unsupervised, as a deployed system sees a new speaker's recordings)."""
+    x = np.asarray(fs.features, dtype=np.float32)  # (N, 257, T), a copy in memory
+    out = np.empty_like(x)
+    for _, rows in fs.table.groupby("speaker").indices.items():
+        mean = x[rows].mean(axis=(0, 2), keepdims=True)  # (1, 257, 1)
+        std = np.maximum(x[rows].std(axis=(0, 2), keepdims=True), 1e-3)
+        out[rows] = (x[rows] - mean) / std
+    return FeatureSet(out, fs.table, fs.config)
+
+
+def frequency_warp(x, generator, low=0.9, high=1.1):
+    """(B, F, T) -> (B, F, T): bin f of each utterance read at f / alpha, alpha ~ U(low, high) per
+    utterance, linear interpolation between bins, the edge bin past the end (VTLP, Jaitly & Hinton 2013)."""
+    b, f, t = x.shape
+    alpha = low + (high - low) * torch.rand(b, 1, generator=generator)  # (B, 1)
+    pos = (torch.arange(f, dtype=torch.float32)[None] / alpha).clamp(max=f - 1).to(x.device)  # (B, F)
+    i0 = pos.floor().long()
+    i1 = (i0 + 1).clamp(max=f - 1)
+    w = (pos - i0)[..., None]  # (B, F, 1)
+    take = lambda i: x.gather(1, i[..., None].expand(b, f, t))  # noqa: E731
+    return (1 - w) * take(i0) + w * take(i1)
+
+
+class Augmented:
+    """A FeatureBatches whose training batches go through `fn(x, generator)`; the generator is
+    seeded from (seed, step), so a run is reproducible."""
+
+    def __init__(self, plain, fn, seed):
+        self.plain, self.fn, self.seed, self.generator = plain, fn, seed, torch.Generator()
+
+    def at(self, step):
+        self.generator.manual_seed(1_000_003 * (self.seed + 1) + step)
+        return self
+
+    def __call__(self, rows):
+        return self.fn(self.plain(rows), self.generator)
+
+    def __getattr__(self, name):
+        return getattr(self.plain, name)
+
+
+def augment(fn):
+    """Training steps' batches through `fn`; evaluations and batch norm recalibration see the plain input."""
+    def patch(trainer):
+        plain, forward = trainer.batches, trainer.compute_forward
+        augmented = Augmented(plain, fn, trainer.config.seed)
+
+        def compute_forward(step):
+            trainer.batches = augmented.at(step)
+            try:
+                return forward(step)
+            finally:
+                trainer.batches = plain
+        trainer.compute_forward = compute_forward
+    return patch
+
+
 # name: (method, config changes, encoder changes, patch applied to the trainer before training)
 VARIANTS = {
     "default": ("pdt", {}, {}, None),
@@ -96,6 +165,10 @@ VARIANTS = {
     "trad_dropout0.3": ("classifier", {}, {}, dropout(0.3)),
     "trad_small": ("classifier", {}, {"channels": SMALL}, None),
     "trad_warmup100": ("classifier", {"warmup": 100}, {}, None),
+    "spk_z": ("pdt", {}, {}, "speaker"),
+    "vtlp": ("pdt", {}, {}, augment(frequency_warp)),
+    "trad_spk_z": ("classifier", {}, {}, "speaker"),
+    "trad_vtlp": ("classifier", {}, {}, augment(frequency_warp)),
 }
 
 
@@ -124,14 +197,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--split", default="paper", help="the report's split: paper (the manifest's split "
+                        "column) or fold:K/N (a recipe manifest's folds)")
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="variants to run (default: all)")
     args = parser.parse_args(argv)
     if not args.manifest.exists():
         print(f"{args.manifest} is absent: nothing to measure (a development corpus beside the repository)")
         return 0
     torch.set_num_threads(1)  # as a study's cells train: the trajectory depends on the thread count
-    run = f"bench-pdt-variants-{report_params.corpus_label(args.manifest)}"
-    overrides = ["corpus=manifest", f"manifest={args.manifest}", f"run={run}"]
+    fold = "" if args.split == "paper" else "-" + args.split.replace(":", "").replace("/", "of")
+    run = f"bench-pdt-variants-{report_params.corpus_label(args.manifest)}{fold}"
+    overrides = ["corpus=manifest", f"manifest={args.manifest}", f"run={run}", f"split={args.split}"]
     # notebook 01 makes the run's corpus table (splits, labels) as the report does
     subprocess.run([sys.executable, "-m", "pdtlib.report", "--params", "params/default.yaml", "--only", "01",
                     *[a for o in overrides for a in ("--set", o)]], cwd=paths.PROJ_ROOT, check=True)
@@ -144,8 +220,8 @@ def main(argv=None) -> int:
         config = config_of(p, method, args.steps, changes, encoder)
         run_dir = folder / "variants" / name
         make = PDTTrainer if method == "pdt" else ClassifierTrainer
-        trainer = make(fs, config, run_dir, pick_device(None))
-        if patch is not None:
+        trainer = make(speaker_normalized(fs) if patch == "speaker" else fs, config, run_dir, pick_device(None))
+        if callable(patch):
             patch(trainer)
         start = time.perf_counter()
         result = trainer.fit(resume=False)  # afresh: a patch is not in the checkpoint's config
