@@ -28,7 +28,10 @@ and the whole curve is seen. The test split is never read. Variants:
     vtlp             vocal-tract-length perturbation: each training utterance's frequency axis
                      stretched by a factor drawn from [0.9, 1.1] (linear interpolation between bins),
                      a new draw every step: speaker variation the 14 training actors do not span
-    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp
+    noise            additive noise: each training utterance's power spectrogram plus white noise
+                     (exponentially distributed power per bin and frame) at an SNR drawn from
+                     [10, 30] dB of the utterance's mean power, a new draw every step
+    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp, trad_noise
                      the traditional classifier (train split, validation UA), the same changes
 
 Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
@@ -112,6 +115,18 @@ def frequency_warp(x, generator, low=0.9, high=1.1):
     return (1 - w) * take(i0) + w * take(i1)
 
 
+def added_noise(x, generator, low_db=10.0, high_db=30.0):
+    """(B, F, T) log-power -> (B, F, T): log(power + noise), the noise white with exponentially
+    distributed power per bin and frame (a Gaussian signal's periodogram), its mean at an SNR drawn
+    per utterance from [low_db, high_db] below the utterance's mean power."""
+    b = x.shape[0]
+    snr_db = low_db + (high_db - low_db) * torch.rand(b, 1, 1, generator=generator)  # (B, 1, 1)
+    level = torch.logsumexp(x.flatten(1), 1)[:, None, None] - np.log(x[0].numel())  # log mean power (B, 1, 1)
+    log_noise = level - snr_db.to(x.device) * np.log(10) / 10
+    draws = torch.empty(x.shape).exponential_(generator=generator).log().to(x.device)  # (B, F, T)
+    return torch.logaddexp(x, log_noise + draws)
+
+
 class Augmented:
     """A FeatureBatches whose training batches go through `fn(x, generator)`; the generator is
     seeded from (seed, step), so a run is reproducible."""
@@ -169,6 +184,8 @@ VARIANTS = {
     "vtlp": ("pdt", {}, {}, augment(frequency_warp)),
     "trad_spk_z": ("classifier", {}, {}, "speaker"),
     "trad_vtlp": ("classifier", {}, {}, augment(frequency_warp)),
+    "noise": ("pdt", {}, {}, augment(added_noise)),
+    "trad_noise": ("classifier", {}, {}, augment(added_noise)),
 }
 
 
