@@ -3,7 +3,7 @@ One training run per variant on one manifest's fixed split, the whole validation
 
     .venv/bin/python benchmarks/pdt_variants.py [--manifest ../shared/data/ravdess4/manifest.csv]
                                                 [--steps 400] [--only default lam0.5 ...]
-                                                [--split fold:K/6]
+                                                [--split fold:K/6] [--egemaps]
 
 Issue 27 asks for these measurements on RAVDESS. Each variant is the default report's training
 config (params/default.yaml: in-batch PDT, λ 0.9, m 0.1, lr 1e-3, bf16 where native, seed 0, one
@@ -37,7 +37,9 @@ and the whole curve is seen. The test split is never read. Variants:
 Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
 encoder; PDT only), the training accuracy (the PDT's: pair accuracy on its training pairs) at step
 150 and at the end, the best validation UA after step 0 and its step, the validation pair accuracy's
-range, and the wall time. Written to reports/bench-pdt-variants-<corpus>/variants.csv. When the
+range, and the wall time. `--egemaps` adds eGeMAPS + SVM's validation UA (Table 3 row 7's SVM,
+its grid chosen on validation) without and with the functionals standardised by speaker (`--only
+--egemaps`: that alone). Written to reports/bench-pdt-variants-<corpus>/variants.csv. When the
 manifest is absent it says so and exits 0: nothing a user runs needs it.
 """
 
@@ -55,6 +57,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pdtlib import label_index
+from pdtlib.evaluation import egemaps
+from pdtlib.evaluation.evaluate import fit_svm
 from pdtlib.features import FeatureSet
 from pdtlib.report import params as report_params
 from pdtlib.report import pipeline
@@ -89,17 +94,30 @@ def xavier_discriminator(trainer):
             nn.init.zeros_(layer.bias)
 
 
+def by_speaker(x, speakers):
+    """(N, D, ...) rows standardised per feature (axis 1) with their speaker's mean and standard
+    deviation over all that speaker's rows and any further axes (frames), float32; labels never read,
+    every split alike (a deployed system sees a new speaker's recordings)."""
+    x = np.asarray(x, dtype=np.float32)  # a copy in memory
+    out, axes = np.empty_like(x), (0, *range(2, x.ndim))
+    for rows in pd.Series(np.asarray(speakers)).groupby(np.asarray(speakers)).indices.values():
+        mean = x[rows].mean(axis=axes, keepdims=True)  # (1, D, 1...)
+        out[rows] = (x[rows] - mean) / np.maximum(x[rows].std(axis=axes, keepdims=True), 1e-3)
+    return out
+
+
 def speaker_normalized(fs):
-    """`fs` with each utterance's (257, T) spectrogram minus its speaker's per-bin mean, divided by
-    the speaker's per-bin standard deviation, both over all the speaker's utterances and frames
-    (any split: unsupervised, as a deployed system sees a new speaker's recordings)."""
-    x = np.asarray(fs.features, dtype=np.float32)  # (N, 257, T), a copy in memory
-    out = np.empty_like(x)
-    for _, rows in fs.table.groupby("speaker").indices.items():
-        mean = x[rows].mean(axis=(0, 2), keepdims=True)  # (1, 257, 1)
-        std = np.maximum(x[rows].std(axis=(0, 2), keepdims=True), 1e-3)
-        out[rows] = (x[rows] - mean) / std
-    return FeatureSet(out, fs.table, fs.config)
+    """`fs` with each (257, T) spectrogram standardised per bin by its speaker (`by_speaker`)."""
+    return FeatureSet(by_speaker(fs.features, fs.table["speaker"]), fs.table, fs.config)
+
+
+def egemaps_rows(table) -> list[dict]:
+    """eGeMAPS + SVM (Table 3 row 7: the SVM's grid chosen on validation) without and with the
+    88 functionals standardised by speaker: the validation UA of each."""
+    x = egemaps.egemaps_features(table, workers=1)  # (N, 88), cached
+    labels, splits = label_index(table["label"]).to_numpy(), table["split"].to_numpy()
+    return [{"variant": f"egemaps_{name}", "best_val_ua": 100 * fit_svm(v, labels, splits).val_ua}
+            for name, v in (("default", x), ("spk_z", by_speaker(x, table["speaker"])))]
 
 
 def frequency_warp(x, generator, low=0.9, high=1.1):
@@ -216,7 +234,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--split", default="paper", help="the report's split: paper (the manifest's split "
                         "column) or fold:K/N (a recipe manifest's folds)")
-    parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="variants to run (default: all)")
+    parser.add_argument("--egemaps", action="store_true", help="also eGeMAPS + SVM's validation UA without and "
+                        "with speaker normalisation")
+    parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="variants to run (default: all)")
     args = parser.parse_args(argv)
     if not args.manifest.exists():
         print(f"{args.manifest} is absent: nothing to measure (a development corpus beside the repository)")
@@ -232,7 +252,7 @@ def main(argv=None) -> int:
     folder = pipeline.folder(p)
     fs = pipeline.run_features(folder, p.duration)
     rows = []
-    for name in args.only or VARIANTS:
+    for name in args.only if args.only is not None else VARIANTS:
         method, changes, encoder, patch = VARIANTS[name]
         config = config_of(p, method, args.steps, changes, encoder)
         run_dir = folder / "variants" / name
@@ -244,6 +264,9 @@ def main(argv=None) -> int:
         result = trainer.fit(resume=False)  # afresh: a patch is not in the checkpoint's config
         rows.append(summary(name, result.log, time.perf_counter() - start))
         print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format="%.2f"), flush=True)
+    if args.egemaps:
+        rows += egemaps_rows(fs.table)
+        print(pd.DataFrame(rows[-2:]).to_string(index=False, float_format="%.2f"), flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(folder / "variants.csv", index=False)
     print(f"\n{args.manifest} ({len(fs.indices('train'))} training utterances), {args.steps} steps, no early "
