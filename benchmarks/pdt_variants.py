@@ -1,5 +1,6 @@
 """Why does the pair task learn slowly on real speech, and what helps features travel to new speakers?
-One training run per variant on one manifest's fixed split, the whole validation curve seen.
+One training run per variant on one split of a manifest (its fixed split or a recipe's fold), the whole
+validation curve seen.
 
     .venv/bin/python benchmarks/pdt_variants.py [--manifest ../shared/data/ravdess4/manifest.csv]
                                                 [--steps 400] [--only default lam0.5 ...]
