@@ -32,7 +32,12 @@ and the whole curve is seen. The test split is never read. Variants:
     noise            additive noise: each training utterance's power spectrogram plus white noise
                      (exponentially distributed power per bin and frame) at an SNR drawn from
                      [10, 30] dB of the utterance's mean power, a new draw every step
-    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp, trad_noise
+    ema              evaluations and the kept checkpoint see an exponential moving average of the
+                     weights (decay 0.99 a step, ~100 steps), batch norm recalibrated for it
+    mix              same-class mixing: each training utterance's power spectrogram plus, at weight
+                     1 - w, w ~ U(0.5, 1), another utterance of its label in the batch
+    trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp, trad_noise,
+    trad_ema, trad_mix
                      the traditional classifier (train split, validation UA), the same changes
 
 Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
@@ -180,6 +185,68 @@ def augment(fn):
     return patch
 
 
+def weight_average(decay=0.99):
+    """Evaluations (and best.pt) see an exponential moving average of the weights over the steps
+    (horizon ~1 / (1 - decay) = 100 steps), batch norm recalibrated for them; training goes on from
+    the raw weights. Averaging the weights along the trajectory (Polyak; SWA, Izmailov et al. 2018)
+    smooths the step-to-step noise that makes the chosen checkpoint a draw."""
+    def patch(trainer):
+        params = [q for q in trainer.model.parameters() if q.requires_grad]
+        average = [q.detach().clone() for q in params]
+        fit_batch, log_point = trainer.fit_batch, trainer._log_point
+
+        def fit_batch_averaged(step):
+            metrics = fit_batch(step)
+            with torch.no_grad():
+                torch._foreach_lerp_(average, [q.detach() for q in params], 1 - decay)
+            return metrics
+
+        def log_point_averaged(start_time):
+            with torch.no_grad():
+                raw = [q.detach().clone() for q in params]
+                for q, a in zip(params, average):
+                    q.copy_(a)
+            try:
+                return log_point(start_time)  # batch norm recalibrated, evaluated, checkpointed: the average
+            finally:
+                with torch.no_grad():
+                    for q, r in zip(params, raw):
+                        q.copy_(r)
+        trainer.fit_batch, trainer._log_point = fit_batch_averaged, log_point_averaged
+    return patch
+
+
+def same_class_mix(trainer, low=0.5):
+    """Training batches mixed within a class: each utterance's power spectrogram plus, at a weight
+    1 - w with w ~ U(low, 1), that of another utterance of the same label in the batch (itself if
+    none), so labels and pairs stay what they were and need no soft targets: both methods alike."""
+    plain, forward, labels = trainer.batches, trainer.compute_forward, trainer.labels
+    generator = torch.Generator()
+
+    def mixed(rows):
+        x = plain(rows)  # (B, F, T) log power
+        y = labels[torch.as_tensor(np.asarray(rows)).to(labels.device)].cpu()  # (B,)
+        partner = torch.arange(len(y))
+        for c in y.unique():
+            members = (y == c).nonzero().flatten()
+            partner[members] = members[torch.randperm(len(members), generator=generator)]
+        w = (low + (1 - low) * torch.rand(len(y), 1, 1, generator=generator)).to(x.device)  # (B, 1, 1)
+        return torch.logaddexp(x + w.log(), x[partner.to(x.device)] + (1 - w).clamp_min(1e-6).log())
+
+    class Mixed:
+        __getattr__ = lambda self, name: getattr(plain, name)  # noqa: E731
+        __call__ = lambda self, rows: mixed(rows)  # noqa: E731
+
+    def compute_forward(step):
+        generator.manual_seed(1_000_003 * (trainer.config.seed + 1) + step)
+        trainer.batches = Mixed()
+        try:
+            return forward(step)
+        finally:
+            trainer.batches = plain
+    trainer.compute_forward = compute_forward
+
+
 # name: (method, config changes, encoder changes, patch applied to the trainer before training)
 VARIANTS = {
     "default": ("pdt", {}, {}, None),
@@ -205,6 +272,10 @@ VARIANTS = {
     "trad_vtlp": ("classifier", {}, {}, augment(frequency_warp)),
     "noise": ("pdt", {}, {}, augment(added_noise)),
     "trad_noise": ("classifier", {}, {}, augment(added_noise)),
+    "ema": ("pdt", {}, {}, weight_average(0.99)),
+    "trad_ema": ("classifier", {}, {}, weight_average(0.99)),
+    "mix": ("pdt", {}, {}, same_class_mix),
+    "trad_mix": ("classifier", {}, {}, same_class_mix),
 }
 
 
