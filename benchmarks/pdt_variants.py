@@ -187,8 +187,9 @@ def augment(fn):
 
 def weight_average(decay=0.99):
     """Evaluations (and best.pt) see an exponential moving average of the weights over the steps
-    (horizon ~1 / (1 - decay) = 100 steps), batch norm recalibrated for them; training goes on from
-    the raw weights. Averaging the weights along the trajectory (Polyak; SWA, Izmailov et al. 2018)
+    (horizon ~1 / (1 - decay) = 100 steps; at step t the decay is min(decay, (1 + t) / (10 + t)), as
+    tf.train.ExponentialMovingAverage's num_updates, so the random initial weights fade from the start),
+    batch norm recalibrated for them; training goes on from the raw weights. Averaging the weights along the trajectory (Polyak; SWA, Izmailov et al. 2018)
     smooths the step-to-step noise that makes the chosen checkpoint a draw."""
     def patch(trainer):
         params = [q for q in trainer.model.parameters() if q.requires_grad]
@@ -198,7 +199,8 @@ def weight_average(decay=0.99):
         def fit_batch_averaged(step):
             metrics = fit_batch(step)
             with torch.no_grad():
-                torch._foreach_lerp_(average, [q.detach() for q in params], 1 - decay)
+                rate = 1 - min(decay, (1 + step) / (10 + step))
+                torch._foreach_lerp_(average, [q.detach() for q in params], rate)
             return metrics
 
         def log_point_averaged(start_time):
