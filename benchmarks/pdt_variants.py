@@ -38,6 +38,9 @@ and the whole curve is seen. The test split is never read. Variants:
                      1 - w, w ~ U(0.5, 1), another utterance of its label in the batch
     trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp, trad_noise,
     trad_ema, trad_mix
+    trad_balanced    the classifier's cross entropy weighted per class, n / (k n_c) over its training rows:
+                     UA's weighting, as the SVM, the probe and the PDT's balanced batches have (RAVDESS
+                     has half as many neutral utterances as of each other class)
                      the traditional classifier (train split, validation UA), the same changes
 
 Printed per variant, from the run's log: the probe's validation UA at step 0 (the untrained
@@ -249,6 +252,20 @@ def same_class_mix(trainer, low=0.5):
     trainer.compute_forward = compute_forward
 
 
+def class_balanced_loss(trainer):
+    """The classifier's cross entropy weighted n / (k n_c) per class c of its training rows (sklearn's
+    class_weight="balanced"): each class counts the same, as UA counts them and as the SVM
+    (SVC(class_weight="balanced")), the linear probe and the PDT's class-balanced batches already do."""
+    counts = torch.bincount(trainer.labels[torch.as_tensor(trainer.pool)], minlength=4).float()  # (4,)
+    weight = counts.sum() / (len(counts) * counts.clamp_min(1))
+
+    def compute_objectives(outputs):
+        logits, target = outputs["logits"], outputs["target"]
+        return {"loss": F.cross_entropy(logits, target, weight=weight.to(logits.device)),
+                "acc": (logits.argmax(1) == target).float().mean()}
+    trainer.compute_objectives = compute_objectives
+
+
 # name: (method, config changes, encoder changes, patch applied to the trainer before training)
 VARIANTS = {
     "default": ("pdt", {}, {}, None),
@@ -278,6 +295,7 @@ VARIANTS = {
     "trad_ema": ("classifier", {}, {}, weight_average(0.99)),
     "mix": ("pdt", {}, {}, same_class_mix),
     "trad_mix": ("classifier", {}, {}, same_class_mix),
+    "trad_balanced": ("classifier", {}, {}, class_balanced_loss),
 }
 
 
