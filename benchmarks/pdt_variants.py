@@ -34,10 +34,11 @@ and the whole curve is seen. The test split is never read. Variants:
                      [10, 30] dB of the utterance's mean power, a new draw every step
     ema              evaluations and the kept checkpoint see an exponential moving average of the
                      weights (decay 0.99 a step, ~100 steps), batch norm recalibrated for it
+    lr1e-4           learning rate 1e-4 instead of 1e-3 (smaller steps: a flatter path, slower to fit the actors)
     mix              same-class mixing: each training utterance's power spectrogram plus, at weight
                      1 - w, w ~ U(0.5, 1), another utterance of its label in the batch
     trad_default, trad_wd0.01, trad_dropout0.3, trad_small, trad_warmup100, trad_spk_z, trad_vtlp, trad_noise,
-    trad_ema, trad_mix
+    trad_ema, trad_mix, trad_lr1e-4
     trad_balanced    the classifier's cross entropy weighted per class, n / (k n_c) over its training rows:
                      UA's weighting, as the SVM, the probe and the PDT's balanced batches have (RAVDESS
                      has half as many neutral utterances as of each other class)
@@ -296,6 +297,8 @@ VARIANTS = {
     "mix": ("pdt", {}, {}, same_class_mix),
     "trad_mix": ("classifier", {}, {}, same_class_mix),
     "trad_balanced": ("classifier", {}, {}, class_balanced_loss),
+    "lr1e-4": ("pdt", {"lr": 1e-4}, {}, None),
+    "trad_lr1e-4": ("classifier", {"lr": 1e-4}, {}, None),
 }
 
 
