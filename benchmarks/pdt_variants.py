@@ -4,7 +4,7 @@ validation curve seen.
 
     .venv/bin/python benchmarks/pdt_variants.py [--manifest ../shared/data/ravdess4/manifest.csv]
                                                 [--steps 400] [--only default lam0.5 ...]
-                                                [--split fold:K/6] [--egemaps]
+                                                [--split fold:K/6] [--seed 0] [--egemaps]
 
 Issue 27 asks for these measurements on RAVDESS. Each variant is the default report's training
 config (params/default.yaml: in-batch PDT, λ 0.9, m 0.1, lr 1e-3, bf16 where native, seed 0, one
@@ -331,6 +331,7 @@ def main(argv=None) -> int:
                         "column) or fold:K/N (a recipe manifest's folds)")
     parser.add_argument("--egemaps", action="store_true", help="also eGeMAPS + SVM's validation UA without and "
                         "with speaker normalisation")
+    parser.add_argument("--seed", type=int, default=0, help="the training seed (params' seed; 0 as the report)")
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="variants to run (default: all)")
     args = parser.parse_args(argv)
     if not args.manifest.exists():
@@ -338,8 +339,8 @@ def main(argv=None) -> int:
         return 0
     torch.set_num_threads(1)  # as a study's cells train: the trajectory depends on the thread count
     fold = "" if args.split == "paper" else "-" + args.split.replace(":", "").replace("/", "of")
-    run = f"bench-pdt-variants-{report_params.corpus_label(args.manifest)}{fold}"
-    overrides = ["corpus=manifest", f"manifest={args.manifest}", f"run={run}", f"split={args.split}"]
+    run = f"bench-pdt-variants-{report_params.corpus_label(args.manifest)}{fold}" + (f"-seed{args.seed}" if args.seed else "")
+    overrides = ["corpus=manifest", f"manifest={args.manifest}", f"run={run}", f"split={args.split}", f"seed={args.seed}"]
     # notebook 01 makes the run's corpus table (splits, labels) as the report does
     subprocess.run([sys.executable, "-m", "pdtlib.report", "--params", "params/default.yaml", "--only", "01",
                     *[a for o in overrides for a in ("--set", o)]], cwd=paths.PROJ_ROOT, check=True)
