@@ -18,6 +18,7 @@ atomically and read with `torch.load(weights_only=True)` (no code runs from the 
     data       the FeatureSet's fingerprint: resume refuses other features
     model      the state_dict (PDTModel or EmotionClassifier: both hold `.encoder`)
     optimizer, rng, running, best, sampler    in checkpoint.pt only: what resuming needs
+    average    in checkpoint.pt of a run that averages its weights (averaging.WeightAverage)
 
 Randomness comes from two places. Every batch is drawn by a numpy Generator seeded with
 (seed, stream, step...) (seeds.stream_rng): a pure function of the step, so nothing but the
@@ -161,6 +162,7 @@ class Checkpointer:
         self.best: dict = {}
         self.rows: list[dict] = []
         self.events: list[str] = []
+        self.average = None  # an averaging.WeightAverage the trainer keeps, saved and restored with the run
 
     # ---- what the files hold
     def _weights(self, step: int) -> dict:
@@ -173,7 +175,8 @@ class Checkpointer:
         the loop's metric sums since the last log point)."""
         return {**self._weights(step), "optimizer": self.optimizer.state_dict(), "rng": rng_state(self.device),
                 "running": {k: float(v) for k, v in running.items()},
-                "sampler": {"seed": int(self.config["seed"]), "position": step}}
+                "sampler": {"seed": int(self.config["seed"]), "position": step},
+                **({"average": self.average.state_dict()} if self.average is not None else {})}
 
     def _differences(self, ckpt: dict) -> list[str]:
         """How the checkpoint's kind, config and features differ from this run's ([] when they do not)."""
@@ -214,6 +217,8 @@ class Checkpointer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         step, running, self.best = int(ckpt["step"]), dict(ckpt["running"]), dict(ckpt["best"])
         set_rng_state(ckpt["rng"], self.device)
+        if self.average is not None:
+            self.average.load_state_dict(ckpt["average"])
         if self.log_path.exists():
             log = pd.read_csv(self.log_path)
             self.rows = log[log["step"] <= step].to_dict("records")  # rows past the checkpoint are redone

@@ -159,6 +159,10 @@ class ClassifierConfig:
     patience: int = PATIENCE
     min_epochs: float = MIN_EPOCHS
     warmup: int = 0
+    # A run that keeps no checkpoint (select_on None: the final run on train + val) returns the
+    # exponential moving average of its weights with this decay per step (training.averaging);
+    # 0: its last weights. A selecting run keeps the checkpoint validation chose either way.
+    weight_average: float = 0.0
     train_splits: tuple[str, ...] = ("train", "val")  # §4.1: training and validation sets concatenated
     select_on: str | None = None  # "val_ua": evaluate on the val split, keep the best (train_splits: train)
     recalibrate_bn: bool = True  # batch norm's statistics recomputed at the end (Trainer)
@@ -173,6 +177,8 @@ class ClassifierConfig:
         check_setting(self.precision in PRECISIONS, "ClassifierConfig.precision", self.precision,
                       f"one of {PRECISIONS}")
         check_setting(self.batch_size >= 2, "ClassifierConfig.batch_size", self.batch_size, ">= 2")
+        check_setting(0 <= self.weight_average < 1, "ClassifierConfig.weight_average", self.weight_average,
+                      "in [0, 1) (0: no averaging)")
         _check_budget(self)
         check_setting(self.n_classes >= 2, "ClassifierConfig.n_classes", self.n_classes, ">= 2")
         check_setting("test" not in self.train_splits and len(self.train_splits) > 0, "ClassifierConfig.train_splits",

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from .averaging import WeightAverage
 from .batchnorm import BatchNormRecalibration
 from .checkpoints import Checkpointer, deterministic
 from .configs import UNDERFIT_ACC, min_steps, steps_within
@@ -90,6 +91,11 @@ class Trainer:
         self.step, self.running = 0, {}
         self.recalibration: BatchNormRecalibration | None = None
         self.notes: list[str] = []
+        # A run that keeps no checkpoint (select_on None) with config.weight_average > 0 returns the
+        # average of its weights (averaging.py); a selecting run keeps what validation chose.
+        decay = getattr(config, "weight_average", 0.0)
+        self.average = WeightAverage(model, decay) if decay and self.select_on is None else None
+        self.checkpointer.average = self.average
 
     # ---- hooks
     def on_fit_start(self) -> None:
@@ -124,10 +130,15 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         metrics["loss"].backward()
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update(step)
         return metrics
 
     def _log_point(self, start_time: float) -> dict:
-        """Evaluate (batch norm recalibrated first), then log the row, keep best.pt and checkpoint."""
+        """Evaluate (batch norm recalibrated first), then log the row, keep best.pt and checkpoint.
+        At the last step a run that averages its weights puts the average in the model first."""
+        if self.average is not None and self.step == self.total_steps:
+            self.average.copy_to_model()
         if self.recalibration is not None and (self.select_on is not None or self.step == self.total_steps):
             self.recalibration(self.model.encoder, self.batches, self.device)
         n = self.running.pop("n", 0.0)

@@ -145,8 +145,15 @@ def test_the_traditional_final_run_trains_at_least_min_epochs_of_train_and_val(f
     assert chosen["final"]["floor"] == 96 * 10
     assert chosen["passes"] < 960 and chosen["final"]["passes"] == 960  # the floor set the length
     assert final.steps == chosen["final"]["passes"] // 32 and len(final.log) > 0
-    assert selection_text(chosen).endswith("; final run 960 passes = 10.0 epochs of train + val")
+    assert selection_text(chosen).endswith("; final run 960 passes = 10.0 epochs of train + val, weights averaged "
+                                           "(decay 0.99)")  # params/default.yaml's baseline_weight_average
 
     # min_epochs 0: the passes chosen on validation alone, as before
     chosen0, final0 = train_baseline(tmp_path / "none", params(0), features)
     assert chosen0["final"]["floor"] == 0 and chosen0["final"]["passes"] == chosen0["passes"]
+    # baseline_weight_average 0: the final run's last weights, and the text says nothing of averaging
+    last = SimpleNamespace(**{**vars(params(10)), "baseline_weight_average": 0.0})
+    chosen_last, final_last = train_baseline(tmp_path / "last", last, features)
+    assert selection_text(chosen_last).endswith("epochs of train + val")
+    averaged, plain = (dict(f.model.named_parameters()) for f in (final, final_last))
+    assert chosen_last["passes"] == chosen["passes"] and any(not torch.equal(averaged[k], plain[k]) for k in plain)

@@ -19,7 +19,7 @@ from pdtlib.training.inference import embed, predict
 from pdtlib.models import DiscriminatorConfig, EncoderConfig
 from pdtlib.system.precision import resolve
 from pdtlib.training.configs import ClassifierConfig, PDTConfig
-from pdtlib.training.train import train_classifier, train_pdt
+from pdtlib.training.train import ClassifierTrainer, train_classifier, train_pdt
 
 TINY = EncoderConfig(channels=(4, 8, 8, 8, 8), embedding_dim=32)
 TINY_DISC = DiscriminatorConfig(embedding_dim=32, hidden=32)
@@ -203,6 +203,7 @@ def test_resume_refuses_other_features_and_auto_starts_afresh(features, tmp_path
     (lambda: pdt_config(mode="triplet"), r"mode"),
     (lambda: classifier_config(batch_size=1), r"batch_size = 1 .*>= 2"),
     (lambda: classifier_config(train_splits=("train", "test")), r"train_splits"),
+    (lambda: classifier_config(weight_average=1.0), r"weight_average = 1\.0 .*\[0, 1\)"),
 ])
 def test_bad_settings_raise(make, match):
     with pytest.raises(ValueError, match=match):
@@ -365,3 +366,34 @@ def test_bins_normalisation_is_fit_on_training_rows_only(features, tmp_path, tra
     np.testing.assert_allclose(norm.std.numpy(), x.std(axis=(0, 2)), rtol=1e-4)
     reloaded, _ = load_encoder(tmp_path / "checkpoint.pt")  # the statistics travel with the weights
     assert torch.equal(reloaded.input_norm.mean, norm.mean)
+
+
+def test_a_run_that_keeps_no_checkpoint_returns_the_moving_average_of_its_weights(features, tmp_path):
+    """The final run (train + val, no selection) returns avg_t = avg_{t-1} + r_t (w_t - avg_{t-1}),
+    r_t = 1 - min(decay, (1 + t) / (10 + t)), from the initial weights over every step's weights."""
+    decay = 0.9
+    trainer = ClassifierTrainer(features, classifier_config(weight_average=decay, **epochs(3, pool=96)),
+                                tmp_path, torch.device("cpu"))
+    params = lambda: [q.detach().clone() for q in trainer.model.parameters()]  # noqa: E731
+    average, last = params(), None
+
+    def follow(step, metrics):
+        nonlocal last
+        last = params()
+        rate = 1 - min(decay, step / (9 + step))  # the callback's step is the steps done: t + 1
+        for a, w in zip(average, last):
+            a += rate * (w - a)
+    result = trainer.fit(callback=follow)
+    returned = [q.detach() for q in result.model.parameters()]
+    assert all(torch.allclose(a, r, atol=1e-6) for a, r in zip(average, returned))
+    assert max((r - w).abs().max().item() for r, w in zip(returned, last)) > 1e-3  # not the last weights
+
+
+def test_averaging_resumes_exactly_and_leaves_a_selecting_run_alone(features, tmp_path):
+    config = classifier_config(weight_average=0.9, **epochs(3, pool=96))
+    train_classifier(features, config, tmp_path / "whole")
+    train_classifier(features, config, tmp_path / "resumed", stop_after=7)
+    train_classifier(features, config, tmp_path / "resumed", resume=True)
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "resumed"))
+    selecting = classifier_config(weight_average=0.9, train_splits=("train",), select_on="val_ua")
+    assert ClassifierTrainer(features, selecting, tmp_path / "select", torch.device("cpu")).average is None

@@ -71,16 +71,18 @@ def train_baseline(run: Path, p, fs: FeatureSet) -> tuple[dict, TrainResult]:
     split, stopped by `patience` or the cap `max_passes`, the PDT's budget), then the classifier
     trained as §4.1 says, on train + val, for that many passes and at least `min_epochs` epochs of
     train + val (the fair length every run gets: a run that keeps no checkpoint is not stopped
-    earlier either; docs/protocol.md, "Training budgets"). Returns (the choice, the final TrainResult);
+    earlier either; docs/protocol.md, "Training budgets"), returning the moving average of its
+    weights (`baseline_weight_average`; training.averaging). Returns (the choice, the final TrainResult);
     the choice's "final" says what the final run trained and whether the floor set its length."""
     folder = baseline_dir(run, fs.config.duration)
     trials = {lr: train_classifier(fs, classifier_config(p, lr, select=True), folder / f"select_lr{lr:g}",
                                    resume="auto") for lr in grid(p, "baseline_lr")}
     chosen = _choice(run, trials)
     floor = min_passes(p.min_epochs, len(fs.indices("train", "val")), p.max_passes)
-    final = train_classifier(fs, classifier_config(p, chosen["lr"], passes=max(chosen["passes"], floor)),
-                             folder / "final", resume="auto")
+    config = classifier_config(p, chosen["lr"], passes=max(chosen["passes"], floor))
+    final = train_classifier(fs, config, folder / "final", resume="auto")
     chosen["final"] = {"steps": final.steps, "passes": final.passes, "floor": floor,
+                       "weight_average": config.weight_average,
                        "epochs": float(final.log["epoch"].iloc[-1]),
                        "train_acc": float(final.log["train_acc"].dropna().iloc[-1])}
     return chosen, final
