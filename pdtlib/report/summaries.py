@@ -100,8 +100,8 @@ def table3(table: pd.DataFrame) -> str:
 def selection_text(chosen: dict) -> str:
     """'lr 0.001, 3,200 passes = 6.5 epochs (val UA 61.2%); final run 28,000 passes = 40.0 epochs of
     train + val, weights averaged (decay 0.99)' (a traditional row: what validation chose, and what
-    the final run trained, the floor of min_epochs included) or 'lr 0.001, checkpoint at step 380 = 12,160 passes (val UA 58.0%)'
-    (the PDT)."""
+    the final run trained, the floor of min_epochs included) or 'lr 0.001, checkpoint at step 380 =
+    12,160 passes (val UA 58.0%)' (the PDT)."""
     where = (f"{chosen['passes']:,} passes = {chosen['epoch']:.1f} epochs" if "final" in chosen
              else f"checkpoint at step {chosen['step']} = {chosen['passes']:,} passes")
     name = {"val_ua": "val UA"}.get(chosen["metric"], chosen["metric"])
