@@ -161,7 +161,7 @@ class ClassifierConfig:
     warmup: int = 0
     # A run that keeps no checkpoint (select_on None: the final run on train + val) returns the
     # exponential moving average of its weights with this decay per step (training.averaging);
-    # 0: its last weights. A selecting run keeps the checkpoint validation chose either way.
+    # 0: its last weights. A selecting run keeps the checkpoint validation chose and ignores it.
     weight_average: float = 0.0
     train_splits: tuple[str, ...] = ("train", "val")  # §4.1: training and validation sets concatenated
     select_on: str | None = None  # "val_ua": evaluate on the val split, keep the best (train_splits: train)

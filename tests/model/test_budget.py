@@ -3,6 +3,8 @@
 methods, a resumed run stops where an uninterrupted one does, and the notes say when a budget
 binds or training did not help."""
 
+import json
+
 import pandas as pd
 import pytest
 import torch
@@ -147,6 +149,9 @@ def test_the_traditional_final_run_trains_at_least_min_epochs_of_train_and_val(f
     assert final.steps == chosen["final"]["passes"] // 32 and len(final.log) > 0
     assert selection_text(chosen).endswith("; final run 960 passes = 10.0 epochs of train + val, weights averaged "
                                            "(decay 0.99)")  # params/default.yaml's baseline_weight_average
+    # the selection run keeps the checkpoint validation chose: its config averages nothing
+    (selecting,) = (json.loads(f.read_text()) for f in (tmp_path / "floor").rglob("select_lr*/train.json"))
+    assert selecting["config"]["weight_average"] == 0.0 and selecting["config"]["select_on"] == "val_ua"
 
     # min_epochs 0: the passes chosen on validation alone, as before
     chosen0, final0 = train_baseline(tmp_path / "none", params(0), features)

@@ -108,10 +108,12 @@ def classifier_config(p, lr: float | None = None, passes: int | None = None, sel
     """The traditional baseline's training config; its duration is the features' it is given.
 
     select=True: the selection run (train split only, val UA every `eval_every` steps, stopped by
-    `patience` or the cap `max_passes`); else §4.1's run on train + val for `passes` encoder passes."""
+    `patience` or the cap `max_passes`; it keeps the checkpoint validation chose, so it averages no
+    weights); else §4.1's run on train + val for `passes` encoder passes."""
+    selecting = {"train_splits": ("train",), "select_on": "val_ua", "weight_average": 0.0}
     return config(ClassifierConfig, p, lr=grid(p, "baseline_lr")[0] if lr is None else float(lr),
                   **({"max_passes": int(passes)} if passes else {}),
-                  train_splits=("train",) if select else ("train", "val"), select_on="val_ua" if select else None)
+                  **(selecting if select else {"train_splits": ("train", "val"), "select_on": None}))
 
 
 def feature_configs(p) -> dict[float, FeatureConfig]:
